@@ -1,0 +1,162 @@
+"""One validated configuration for every stage, with DFDC-sensible defaults and a stable hash.
+
+The hash covers everything that changes what lands in the lake (sampling, detection, crops, audio,
+labels, shard formats); it leaves out how the work is scheduled (Ray resources), so moving a run from
+a laptop to a GPU cluster does not invalidate committed chunks.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from dfdc_lake.errors import ConfigError
+
+__all__ = [
+    "AudioConfig",
+    "Config",
+    "CropConfig",
+    "DecodeConfig",
+    "FaceConfig",
+    "LabelConfig",
+    "LakeConfig",
+    "RayConfig",
+    "load_config",
+]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DecodeConfig(_Section):
+    frame_stride: int = Field(10, ge=1, description="Keep every Nth frame (the DFDC winners used ~10).")
+    max_frames: int | None = Field(None, ge=1, description="Cap on sampled frames per video; None = all.")
+
+
+class FaceConfig(_Section):
+    detect_max_side_px: int = Field(
+        640, ge=64, description="Frames are downscaled so their longest side is at most this for MTCNN."
+    )
+    min_face_px: int = Field(16, ge=8, description="MTCNN min_face_size, in detection-image pixels.")
+    thresholds: tuple[float, float, float] = (0.6, 0.7, 0.7)
+    min_score: float = Field(0.9, ge=0.0, le=1.0, description="Detections below this are dropped.")
+    batch_size: int = Field(16, ge=1)
+    normalize_exposure: bool = Field(True, description="Stretch dark/low-contrast frames before MTCNN.")
+    track_iou: float = Field(0.3, gt=0.0, lt=1.0, description="IoU needed to extend a track.")
+    max_gap_frames: int = Field(4, ge=0, description="Sampled frames a track may miss and be gap-filled.")
+    min_track_share: float = Field(
+        0.25, ge=0.0, le=1.0, description="Tracks seen in fewer sampled frames than this share are dropped."
+    )
+    smooth_window: int = Field(3, ge=1, description="Moving-average window over box coordinates.")
+    device: str = Field("auto", description="'auto' (cuda if available), 'cpu', or a torch device string.")
+
+
+class CropConfig(_Section):
+    margin: float = Field(0.3, ge=0.0, le=2.0, description="Box grown by this share on each side.")
+    max_side_px: int = Field(224, ge=32, description="Crops are downscaled so the longest side fits.")
+    jpeg_quality: int = Field(90, ge=30, le=100)
+
+
+class AudioConfig(_Section):
+    sample_rate_hz: int = Field(16000, ge=4000)
+    n_mels: int = Field(64, ge=8)
+    n_fft: int = Field(400, ge=64)
+    hop_length: int = Field(160, ge=16)
+
+
+class LabelConfig(_Section):
+    face_diff_threshold: float = Field(
+        4.0, gt=0.0, description="Mean abs. pixel difference (0-255, on 64px grey crops) above which a track is face_fake."
+    )
+    audio_diff_threshold: float = Field(
+        0.5, gt=0.0, description="Mean abs. log-mel difference (dB) above which a fake is audio_fake."
+    )
+
+
+class LakeConfig(_Section):
+    formats: tuple[Literal["parquet", "webdataset"], ...] = ("parquet", "webdataset")
+    shard_target_bytes: int = Field(256 * 1024 * 1024, ge=1024)
+    videos_per_chunk: int = Field(60, ge=1, description="Families are packed into chunks of about this many videos.")
+
+    @model_validator(mode="after")
+    def _formats_nonempty(self) -> LakeConfig:
+        if not self.formats:
+            raise ValueError("lake.formats must name at least one of 'parquet', 'webdataset'")
+        return self
+
+
+class RayConfig(_Section):
+    """Scheduling only: not part of the config hash."""
+
+    detector_actors: int = Field(0, ge=0, description="0 = one per GPU, or one on a CPU-only cluster.")
+    gpus_per_detector: float = Field(0.5, ge=0.0, le=8.0, description="Fractional GPU share per detection actor.")
+    cpus_per_decoder: float = Field(1.0, gt=0.0)
+    chunks_in_flight: int = Field(2, ge=1, description="Bounds memory: chunks decoded at once.")
+
+
+class Config(_Section):
+    decode: DecodeConfig = DecodeConfig()
+    faces: FaceConfig = FaceConfig()
+    crops: CropConfig = CropConfig()
+    audio: AudioConfig = AudioConfig()
+    labels: LabelConfig = LabelConfig()
+    lake: LakeConfig = LakeConfig()
+    ray: RayConfig = RayConfig()
+
+    def config_hash(self) -> str:
+        """A short, stable hash of everything that changes what the lake holds."""
+        payload = self.model_dump(mode="json", exclude={"ray"})
+        canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
+    def with_overrides(self, overrides: list[str]) -> Config:
+        """Apply ``section.key=value`` overrides (values parsed as JSON, else kept as strings)."""
+        data = self.model_dump(mode="json")
+        for item in overrides:
+            key, sep, raw = item.partition("=")
+            parts = key.strip().split(".")
+            if not sep or len(parts) != 2 or parts[0] not in data:
+                raise ConfigError(f"override {item!r} is not of the form section.key=value")
+            section, field = parts
+            if field not in data[section]:
+                raise ConfigError(f"override {item!r}: {section!r} has no setting {field!r}")
+            try:
+                value: Any = json.loads(raw)
+            except json.JSONDecodeError:
+                value = raw
+            data[section][field] = value
+        return _validate(data, "--set overrides")
+
+
+def _validate(data: Any, origin: str) -> Config:
+    try:
+        return Config.model_validate(data)
+    except ValidationError as err:
+        raise ConfigError(f"invalid configuration from {origin}: {err}") from None
+
+
+def load_config(path: str | Path | None = None, overrides: list[str] | None = None) -> Config:
+    """Load a JSON or YAML config file (or the defaults) and apply CLI overrides."""
+    config = Config()
+    if path is not None:
+        path = Path(path)
+        try:
+            text = path.read_text()
+        except OSError as err:
+            raise ConfigError(f"cannot read config file {path}: {err}") from None
+        if path.suffix in {".yaml", ".yml"}:
+            import yaml
+
+            data = yaml.safe_load(text) or {}
+        else:
+            try:
+                data = json.loads(text)
+            except json.JSONDecodeError as err:
+                raise ConfigError(f"config file {path} is not valid JSON: {err}") from None
+        config = _validate(data, str(path))
+    return config.with_overrides(overrides or [])

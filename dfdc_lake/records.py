@@ -1,0 +1,145 @@
+"""Typed records that flow between the catalog, the stages, the lake writers and training.
+
+Units are in the names: ``*_s`` seconds, ``*_px`` pixels, ``*_hz`` hertz, ``box_xyxy`` is
+``(x1, y1, x2, y2)`` in source-video pixels.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Literal
+
+import numpy as np
+
+__all__ = [
+    "AudioFeatures",
+    "Family",
+    "FaceTrack",
+    "Outcome",
+    "OutcomeStatus",
+    "Sample",
+    "VideoEntry",
+    "VideoInfo",
+]
+
+Label = Literal["REAL", "FAKE"]
+
+
+@dataclass(frozen=True)
+class VideoEntry:
+    """One ``metadata.json`` entry of a DFDC part."""
+
+    video_id: str  # file name without ".mp4", e.g. "abqwwspghj"
+    filename: str  # the metadata key, e.g. "abqwwspghj.mp4"
+    part: int  # K of dfdc_train_part_K
+    label: Label
+    original: str | None  # the REAL clip's file name a FAKE was made from; None for REAL
+    url: str  # fsspec URL of the video bytes (local path, s3://..., zip://member::archive)
+    size_bytes: int | None = None  # None when the file is listed but missing
+
+    @property
+    def family_id(self) -> str:
+        """A family is keyed by its REAL original's video id."""
+        if self.original is None:
+            return self.video_id
+        return self.original.removesuffix(".mp4")
+
+
+@dataclass
+class Family:
+    """A REAL original and the FAKEs made from it. ``original`` is None when the original is absent."""
+
+    family_id: str
+    original: VideoEntry | None
+    fakes: list[VideoEntry] = field(default_factory=list)
+
+    @property
+    def videos(self) -> list[VideoEntry]:
+        return ([self.original] if self.original else []) + self.fakes
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    fps: float
+    num_frames: int
+    width_px: int
+    height_px: int
+
+    @property
+    def duration_s(self) -> float:
+        return self.num_frames / self.fps if self.fps > 0 else 0.0
+
+
+@dataclass
+class FaceTrack:
+    """One person followed through the sampled frames of a video (boxes in source pixels)."""
+
+    track_id: int
+    frame_indices: np.ndarray  # int32 [T]
+    boxes_xyxy: np.ndarray  # float32 [T, 4]
+    scores: np.ndarray  # float32 [T]; NaN where the box was gap-filled
+
+
+@dataclass
+class AudioFeatures:
+    logmel: np.ndarray  # float32 [n_mels, n_frames], dB
+    sample_rate_hz: int
+    hop_s: float  # seconds between spectrogram columns; column j starts at j * hop_s
+
+
+class OutcomeStatus(str, Enum):
+    OK = "ok"
+    NO_FACE = "no_face"
+    DECODE_ERROR = "decode_error"
+    NO_VIDEO_STREAM = "no_video_stream"
+    MISSING = "missing"
+    EMPTY_FILE = "empty_file"
+    ERROR = "error"  # an unexpected failure, kept per video so the chunk still commits
+
+
+@dataclass
+class Outcome:
+    """What happened to one catalog video. Every video gets exactly one."""
+
+    video_id: str
+    filename: str
+    part: int
+    family_id: str
+    label: Label
+    status: OutcomeStatus
+    reason: str | None = None
+    num_samples: int = 0
+    face_frame_share: float | None = None
+    has_audio: bool | None = None
+    audio_fake: bool | None = None
+
+
+@dataclass
+class Sample:
+    """One (video, face track): the unit the lake stores and training reads. See schemas/sample_v1.json."""
+
+    sample_id: str  # f"{video_id}-t{track_id}"
+    video_id: str
+    filename: str
+    part: int
+    family_id: str
+    original: str | None
+    label: Label
+    face_fake: bool | None
+    audio_fake: bool | None
+    track_id: int
+    num_tracks: int
+    frame_indices: np.ndarray  # int32 [T]
+    timestamps_s: np.ndarray  # float32 [T]
+    boxes_xyxy: np.ndarray  # float32 [T, 4]
+    det_scores: np.ndarray  # float32 [T], NaN for gap-filled
+    crops_jpeg: list[bytes]  # T JPEG-encoded crops
+    face_frame_share: float
+    audio: AudioFeatures | None  # None: the clip has no audio stream
+    info: VideoInfo
+    config_hash: str
+
+    @property
+    def is_fake(self) -> bool:
+        return self.label == "FAKE"
