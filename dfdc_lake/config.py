@@ -95,8 +95,15 @@ class RayConfig(_Section):
 
     detector_actors: int = Field(0, ge=0, description="0 = one per GPU, or one on a CPU-only cluster.")
     gpus_per_detector: float = Field(0.5, ge=0.0, le=8.0, description="Fractional GPU share per detection actor.")
-    cpus_per_decoder: float = Field(1.0, gt=0.0)
-    chunks_in_flight: int = Field(2, ge=1, description="Bounds memory: chunks decoded at once.")
+    cpus_per_detector: float = Field(
+        0.0, ge=0.0, description="CPUs reserved per detection actor (0: it only borrows CPU while detecting)."
+    )
+    detector_torch_threads: int = Field(0, ge=0, description="torch threads in a CPU detection actor; 0 = torch default.")
+    cpus_per_decoder: float = Field(1.0, gt=0.0, description="CPUs reserved per chunk task (decode, crops, audio).")
+    chunks_in_flight: int = Field(
+        0, ge=0, description="Chunks processed at once (bounds memory); 0 = one per CPU the decoders can get."
+    )
+    task_retries: int = Field(2, ge=0, description="Ray retries of a chunk task whose worker died.")
 
 
 class Config(_Section):

@@ -1,0 +1,67 @@
+"""``dfdc-lake ingest SOURCE LAKE`` and ``python pipelines/ingest.py SOURCE LAKE`` (same arguments)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+
+__all__ = ["add_arguments", "main", "run"]
+
+
+def add_arguments(parser: argparse.ArgumentParser, name: str = "ingest") -> None:
+    parser.add_argument("source", help="DFDC root with dfdc_train_part_* folders, one part folder, or zips; local or s3://")
+    parser.add_argument("lake", help="lake root: a local path or s3://bucket/prefix")
+    parser.add_argument("--config", help="JSON or YAML config file (see dfdc_lake/config.py for every setting)")
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="SECTION.KEY=VALUE",
+        help="override one setting, e.g. --set decode.frame_stride=5 (repeatable)",
+    )
+    parser.add_argument("--redo", nargs="+", default=[], metavar="CHUNK", help="reprocess these committed chunks")
+    parser.add_argument("--address", help="Ray cluster to join (default: $RAY_ADDRESS, else a local Ray)")
+    parser.add_argument(
+        "--lock-wait", type=float, default=0.0, metavar="SECONDS", help="wait this long for another run's lock"
+    )
+    parser.add_argument("--json", action="store_true", help="print the run report as JSON at the end")
+
+
+def run(args: argparse.Namespace) -> int:
+    from dataclasses import asdict
+
+    from dfdc_lake.config import load_config
+    from dfdc_lake.distributed.ingest import ingest
+
+    config = load_config(args.config, args.overrides)
+    report = ingest(
+        args.source, args.lake, config, redo=args.redo, address=args.address, lock_wait_s=args.lock_wait
+    )
+    if args.json:
+        print(json.dumps(asdict(report), indent=2))
+    if report.failed_chunks:
+        print(
+            f"{len(report.failed_chunks)} chunks failed and stay uncommitted; rerun the same command to redo them: "
+            + ", ".join(sorted(report.failed_chunks)),
+            file=sys.stderr,
+        )
+        return 1
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of pipelines/ingest.py."""
+    from dfdc_lake.errors import DfdcLakeError
+
+    parser = argparse.ArgumentParser(prog="pipelines/ingest.py", description=__doc__)
+    add_arguments(parser)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        return run(args)
+    except DfdcLakeError as err:
+        print(f"ingest: error: {err}", file=sys.stderr)
+        return 2

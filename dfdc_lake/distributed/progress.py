@@ -1,0 +1,68 @@
+"""Progress of a long ingest: videos done/total, rate, ETA and failures, printed at a steady pace."""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import TextIO
+
+__all__ = ["ProgressTracker", "format_duration"]
+
+
+def format_duration(seconds: float) -> str:
+    seconds = max(0, round(seconds))
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}h{minutes:02d}m{secs:02d}s" if hours else f"{minutes}m{secs:02d}s"
+
+
+@dataclass
+class ProgressTracker:
+    """Counts finished videos by outcome status and renders a one-line progress report.
+
+    The rate only counts videos processed in this run, so a resumed run's ETA is not skewed by the
+    videos it skipped.
+    """
+
+    total_videos: int
+    skipped_videos: int = 0
+    stream: TextIO = field(default_factory=lambda: sys.stderr)
+    min_interval_s: float = 5.0
+    started_at: float = field(default_factory=time.monotonic)
+    by_status: Counter[str] = field(default_factory=Counter)
+    _last_print: float = 0.0
+
+    @property
+    def done(self) -> int:
+        return self.skipped_videos + sum(self.by_status.values())
+
+    @property
+    def failures(self) -> int:
+        return sum(n for status, n in self.by_status.items() if status not in {"ok", "no_face"})
+
+    def record(self, statuses: list[str]) -> None:
+        self.by_status.update(statuses)
+
+    def record_counts(self, counts: dict[str, int]) -> None:
+        self.by_status.update(counts)
+
+    def line(self) -> str:
+        elapsed = time.monotonic() - self.started_at
+        processed = sum(self.by_status.values())
+        rate_per_min = processed / elapsed * 60 if elapsed > 0 else 0.0
+        remaining = self.total_videos - self.done
+        eta = format_duration(remaining / rate_per_min * 60) if rate_per_min > 0 else "?"
+        pct = 100.0 * self.done / self.total_videos if self.total_videos else 100.0
+        return (
+            f"[ingest] videos {self.done}/{self.total_videos} ({pct:.1f}%)"
+            f" | {rate_per_min:.1f} videos/min | elapsed {format_duration(elapsed)} | ETA {eta}"
+            f" | no_face {self.by_status.get('no_face', 0)} | failed {self.failures}"
+        )
+
+    def maybe_print(self, force: bool = False) -> None:
+        now = time.monotonic()
+        if force or now - self._last_print >= self.min_interval_s:
+            print(self.line(), file=self.stream, flush=True)
+            self._last_print = now

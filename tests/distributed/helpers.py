@@ -1,0 +1,46 @@
+"""Checks shared by the ingest tests: every catalog video accounted for exactly once, and a lake's rows."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+from dfdc_lake.lake.commit import read_commits
+from dfdc_lake.lake.reader import read_samples_table
+from dfdc_lake.source.catalog import load_catalog
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def assert_accounted_once(source: str, lake: str) -> dict[str, dict]:
+    """Every catalog video has exactly one outcome across the lake's commit records; returns them."""
+    catalog = load_catalog(source)
+    outcomes = [o for record in read_commits(lake) for o in record.outcomes]
+    counts = Counter(o["filename"] for o in outcomes)
+    duplicated = [name for name, n in counts.items() if n > 1]
+    assert not duplicated, f"videos with more than one outcome: {duplicated}"
+    assert set(counts) == {entry.filename for entry in catalog.entries}
+    table = read_samples_table(lake, columns=["sample_id", "filename"])
+    ids = table.column("sample_id").to_pylist()
+    assert len(ids) == len(set(ids)), "a sample id appears twice"
+    per_video = Counter(table.column("filename").to_pylist())
+    for outcome in outcomes:
+        assert per_video.get(outcome["filename"], 0) == outcome["num_samples"], outcome
+    return {o["filename"]: o for o in outcomes}
+
+
+def sample_digest(lake: str) -> dict[str, tuple]:
+    """sample_id -> (label, face_fake, audio_fake, frame indices, rounded boxes) for comparing runs."""
+    table = read_samples_table(
+        lake, columns=["sample_id", "label", "face_fake", "audio_fake", "frame_indices", "boxes_xyxy"]
+    ).to_pylist()
+    return {
+        row["sample_id"]: (
+            row["label"],
+            row["face_fake"],
+            row["audio_fake"],
+            tuple(row["frame_indices"]),
+            tuple(round(v, 1) for v in row["boxes_xyxy"]),
+        )
+        for row in table
+    }
