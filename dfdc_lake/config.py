@@ -93,7 +93,14 @@ class LakeConfig(_Section):
 class RayConfig(_Section):
     """Scheduling only: not part of the config hash."""
 
-    detector_actors: int = Field(0, ge=0, description="0 = one per GPU, or one on a CPU-only cluster.")
+    detector_actors: int = Field(
+        0, ge=0, description="0 = one per GPU share the cluster has now (one on a CPU-only cluster)."
+    )
+    detector_placement: Literal["auto", "gpu", "cpu"] = Field(
+        "auto",
+        description="'auto': GPU actors when the cluster has GPUs at start; 'gpu': always ask for GPUs "
+        "(pending GPU actors make an autoscaling cluster add GPU nodes); 'cpu': never.",
+    )
     gpus_per_detector: float = Field(0.5, ge=0.0, le=8.0, description="Fractional GPU share per detection actor.")
     cpus_per_detector: float = Field(
         0.0, ge=0.0, description="CPUs reserved per detection actor (0: it only borrows CPU while detecting)."

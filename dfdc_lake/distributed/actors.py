@@ -70,10 +70,18 @@ class DetectorPool:
 
 
 def make_detector_pool(config: Config) -> DetectorPool:
-    """Start the detection actors: one per GPU share on a GPU cluster, else ``detector_actors`` (>= 1) on CPU."""
-    total_gpus = float(ray.cluster_resources().get("GPU", 0.0))
+    """Start the detection actors.
+
+    GPU actors (``gpus_per_detector`` each) when the cluster has GPUs, or always with
+    ``detector_placement='gpu'`` (on an autoscaling cluster the pending actors bring GPU nodes up).
+    Their number is ``detector_actors``, else one per GPU share present now (at least one).
+    """
     settings = config.ray
-    use_gpu = total_gpus > 0 and settings.gpus_per_detector > 0
+    total_gpus = float(ray.cluster_resources().get("GPU", 0.0))
+    if settings.detector_placement == "auto":
+        use_gpu = total_gpus > 0 and settings.gpus_per_detector > 0
+    else:
+        use_gpu = settings.detector_placement == "gpu" and settings.gpus_per_detector > 0
     if settings.detector_actors > 0:
         count = settings.detector_actors
     elif use_gpu:
@@ -110,7 +118,12 @@ def _process_chunk_remote(
     processor = FamilyProcessor(config=config, detect=detect)
     # A fresh attempt id per try: a retried task never overwrites (or mixes with) a dead try's shards.
     record = process_chunk(
-        chunk, lake, config, new_attempt_id(), processor, on_family=lambda statuses: progress.record.remote(statuses)
+        chunk,
+        lake,
+        config,
+        new_attempt_id(),
+        processor,
+        on_family=lambda statuses: progress.record.remote(statuses),
     )
     return {
         "chunk_id": record.chunk_id,

@@ -11,9 +11,13 @@ __all__ = ["add_arguments", "main", "run"]
 
 
 def add_arguments(parser: argparse.ArgumentParser, name: str = "ingest") -> None:
-    parser.add_argument("source", help="DFDC root with dfdc_train_part_* folders, one part folder, or zips; local or s3://")
+    parser.add_argument(
+        "source", help="DFDC root with dfdc_train_part_* folders, one part folder, or zips; local or s3://"
+    )
     parser.add_argument("lake", help="lake root: a local path or s3://bucket/prefix")
-    parser.add_argument("--config", help="JSON or YAML config file (see dfdc_lake/config.py for every setting)")
+    parser.add_argument(
+        "--config", help="JSON or YAML config file (see dfdc_lake/config.py for every setting)"
+    )
     parser.add_argument(
         "--set",
         dest="overrides",
@@ -22,10 +26,20 @@ def add_arguments(parser: argparse.ArgumentParser, name: str = "ingest") -> None
         metavar="SECTION.KEY=VALUE",
         help="override one setting, e.g. --set decode.frame_stride=5 (repeatable)",
     )
-    parser.add_argument("--redo", nargs="+", default=[], metavar="CHUNK", help="reprocess these committed chunks")
-    parser.add_argument("--address", help="Ray cluster to join (default: $RAY_ADDRESS, else a local Ray)")
     parser.add_argument(
-        "--lock-wait", type=float, default=0.0, metavar="SECONDS", help="wait this long for another run's lock"
+        "--redo", nargs="+", default=[], metavar="CHUNK", help="reprocess these committed chunks"
+    )
+    parser.add_argument(
+        "--address",
+        help="Ray cluster to join (default: $RAY_ADDRESS, else a cluster started with `ray start` on this "
+        "machine, else a new local Ray; 'local' forces a private one)",
+    )
+    parser.add_argument(
+        "--lock-wait",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="wait this long for another run's lock",
     )
     parser.add_argument("--json", action="store_true", help="print the run report as JSON at the end")
 

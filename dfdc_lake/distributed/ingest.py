@@ -7,7 +7,6 @@ The driver holds the lake lock for the whole run, so two runs on one lake never 
 from __future__ import annotations
 
 import logging
-import os
 import sys
 import time
 import uuid
@@ -48,17 +47,17 @@ class IngestReport:
 
 
 def connect_ray(address: str | None = None) -> None:
-    """Join ``address`` (or ``RAY_ADDRESS``) when given; otherwise start a private local Ray.
+    """Join a Ray cluster, or start a local one.
 
-    ``address="local"`` is passed explicitly so a stray cluster from ``ray start`` on the same machine
-    is never joined by accident.
+    ``address`` (or ``RAY_ADDRESS``, set by ``ray job submit``) names the cluster; without either, Ray
+    joins a cluster started with ``ray start`` on this machine (what ``ray submit`` relies on on the
+    head node) and otherwise starts a local Ray. ``address="local"`` always starts a private one.
     """
     import ray
 
     if ray.is_initialized():
         return
-    target = address or os.environ.get("RAY_ADDRESS") or "local"
-    ray.init(address=target, logging_level=logging.WARNING)
+    ray.init(address=address, logging_level=logging.WARNING)
 
 
 def _select_chunks(chunks: list[Chunk], committed: set[str], redo: list[str]) -> list[Chunk]:
@@ -80,7 +79,12 @@ def _in_flight_limit(config: Config) -> int:
 
 
 def _run_chunks(
-    todo: list[Chunk], lake: str, config: Config, tracker: ProgressTracker, lock: LakeLock, report: IngestReport
+    todo: list[Chunk],
+    lake: str,
+    config: Config,
+    tracker: ProgressTracker,
+    lock: LakeLock,
+    report: IngestReport,
 ) -> None:
     import ray
 
@@ -89,7 +93,9 @@ def _run_chunks(
     pool = make_detector_pool(config)
     progress = ProgressActor.remote()  # type: ignore[attr-defined]
     limit = _in_flight_limit(config)
-    log.info("ingest: %d chunks to process, %d at a time, %d detection actors", len(todo), limit, len(pool.actors))
+    log.info(
+        "ingest: %d chunks to process, %d at a time, %d detection actors", len(todo), limit, len(pool.actors)
+    )
     pending = list(reversed(todo))
     last_check = tracker.started_at = time.monotonic()  # the rate counts processing, not cluster start
     running: dict[Any, Chunk] = {}
@@ -106,7 +112,9 @@ def _run_chunks(
                 log.debug("committed %s: %s", chunk.chunk_id, result)
             except Exception as err:  # the chunk stays uncommitted; a rerun redoes it
                 report.failed_chunks[chunk.chunk_id] = f"{type(err).__name__}: {str(err)[:500]}"
-                log.error("chunk %s failed after retries: %s", chunk.chunk_id, report.failed_chunks[chunk.chunk_id])
+                log.error(
+                    "chunk %s failed after retries: %s", chunk.chunk_id, report.failed_chunks[chunk.chunk_id]
+                )
         tracker.by_status.clear()
         tracker.record_counts(ray.get(progress.snapshot.remote()))
         tracker.maybe_print()
