@@ -8,4 +8,5 @@ pytest_plugins = [
     "tests.fixtures.corpus",
     "tests.fixtures.s3",
     "tests.fixtures.ray_cluster",
+    "tests.fixtures.hostile",
 ]

@@ -7,10 +7,12 @@ The driver holds the lake lock for the whole run, so two runs on one lake never 
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import time
 import uuid
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, TextIO
 
 from dfdc_lake.config import Config
@@ -46,18 +48,39 @@ class IngestReport:
         return not self.failed_chunks
 
 
+def _live_local_cluster() -> str | None:
+    """The address of a cluster started with ``ray start`` on this machine, if its GCS still answers.
+
+    Ray records the latest one in ``<temp dir>/ray_current_cluster``; a stale record (the cluster has
+    stopped) would make ``ray.init`` wait on a dead address, so it is probed first.
+    """
+    import socket
+    import tempfile
+
+    record = Path(os.environ.get("RAY_TMPDIR", tempfile.gettempdir())) / "ray" / "ray_current_cluster"
+    try:
+        address = record.read_text().strip().splitlines()[0]
+        host, port = address.rsplit(":", 1)
+        with socket.create_connection((host, int(port)), timeout=1.0):
+            return address
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 def connect_ray(address: str | None = None) -> None:
     """Join a Ray cluster, or start a local one.
 
-    ``address`` (or ``RAY_ADDRESS``, set by ``ray job submit``) names the cluster; without either, Ray
-    joins a cluster started with ``ray start`` on this machine (what ``ray submit`` relies on on the
-    head node) and otherwise starts a local Ray. ``address="local"`` always starts a private one.
+    ``address`` (or ``RAY_ADDRESS``, set by ``ray job submit``) names the cluster; without either, a live
+    cluster started with ``ray start`` on this machine is joined (what ``ray submit`` relies on, on the
+    head node), else a local Ray is started. ``address="local"`` always starts a private one.
     """
     import ray
 
     if ray.is_initialized():
         return
-    ray.init(address=address, logging_level=logging.WARNING)
+    target = address or os.environ.get("RAY_ADDRESS") or _live_local_cluster() or "local"
+    log.info("ray: %s", "starting a local cluster" if target == "local" else f"joining {target}")
+    ray.init(address=target, logging_level=logging.WARNING)
 
 
 def _select_chunks(chunks: list[Chunk], committed: set[str], redo: list[str]) -> list[Chunk]:

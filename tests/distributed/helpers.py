@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import time
 from collections import Counter
 from pathlib import Path
 
@@ -44,3 +47,29 @@ def sample_digest(lake: str) -> dict[str, tuple]:
         )
         for row in table
     }
+
+
+def ingest_command(source: str, lake: str, address: str, *extra: str) -> list[str]:
+    """The user's command line for pipelines/ingest.py (run as a separate driver process)."""
+    return [sys.executable, str(REPO / "pipelines" / "ingest.py"), source, lake, "--address", address, *extra]
+
+
+def wait_until(predicate, timeout_s: float, what: str, process: subprocess.Popen | None = None) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        if process is not None and process.poll() is not None:
+            raise AssertionError(f"the process exited ({process.returncode}) before {what}")
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def verify_clean_after_gc(lake: str) -> None:
+    """gc the orphans of killed attempts, then every committed shard must verify."""
+    from dfdc_lake.lake.verify import gc_lake, verify_lake
+
+    gc_lake(lake, dry_run=False)
+    report = verify_lake(lake)
+    assert report.ok, report.problems
+    assert not report.orphans, report.orphans
