@@ -70,11 +70,18 @@ class AudioConfig(_Section):
 
 
 class LabelConfig(_Section):
+    """Thresholds of the fake-vs-original comparisons (measures defined in dfdc_lake/stages/labels.py)."""
+
     face_diff_threshold: float = Field(
-        4.0, gt=0.0, description="Mean abs. pixel difference (0-255, on 64px grey crops) above which a track is face_fake."
+        4.0,
+        gt=0.0,
+        description="Mean abs. difference of 64px grey crops, contrast-normalized (1 std = 48 levels) and "
+        "compared as 16x16 block means, above which a track is face_fake.",
     )
     audio_diff_threshold: float = Field(
-        0.5, gt=0.0, description="Mean abs. log-mel difference (dB) above which a fake is audio_fake."
+        0.7,
+        gt=0.0,
+        description="Mean abs. difference (dB) of the time-averaged log-mel spectra above which a fake is audio_fake.",
     )
 
 

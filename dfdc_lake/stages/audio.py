@@ -1,0 +1,87 @@
+"""Log-mel spectrogram of a clip's audio, resampled to mono ``sample_rate_hz``.
+
+Column ``j`` of the spectrogram starts at ``j * hop_s`` seconds, so training can cut audio windows
+aligned with the crops' ``timestamps_s``. A clip without an audio stream yields ``None`` (``has_audio``
+false), which is data, not an error.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from dfdc_lake.config import AudioConfig
+from dfdc_lake.records import AudioFeatures
+
+__all__ = ["TOP_DB", "LogMelExtractor"]
+
+log = logging.getLogger(__name__)
+
+TOP_DB = 80.0  # dynamic range kept below each spectrogram's peak
+AMIN = 1e-10  # power floor before the log
+
+
+@dataclass
+class LogMelExtractor:
+    """Decodes a clip's audio with decord and computes a log-mel spectrogram with torchaudio."""
+
+    config: AudioConfig
+    _mel: Any = field(default=None, init=False, repr=False)
+
+    def setup(self) -> None:
+        """Build the mel filterbank once."""
+        if self._mel is not None:
+            return
+        import torchaudio
+
+        self._mel = torchaudio.transforms.MelSpectrogram(
+            sample_rate=self.config.sample_rate_hz,
+            n_fft=self.config.n_fft,
+            hop_length=self.config.hop_length,
+            n_mels=self.config.n_mels,
+            power=2.0,
+        )
+
+    def decode(self, data: bytes) -> np.ndarray | None:
+        """Mono float32 samples at ``sample_rate_hz``; None when the clip has no decodable audio."""
+        import decord
+
+        try:
+            reader = decord.AudioReader(io.BytesIO(data), sample_rate=self.config.sample_rate_hz, mono=True)
+            samples = reader[:].asnumpy()
+        except (decord.DECORDError, RuntimeError, ValueError, UnicodeDecodeError) as err:
+            log.debug("no decodable audio: %s", str(err).splitlines()[0] if str(err) else type(err).__name__)
+            return None
+        samples = np.asarray(samples, dtype=np.float32).reshape(-1)
+        return samples if samples.size else None
+
+    def features(self, samples: np.ndarray) -> AudioFeatures:
+        """The log-mel spectrogram (dB, ``TOP_DB`` below the peak) of mono samples."""
+        import torch
+
+        self.setup()
+        with torch.no_grad():
+            power = self._mel(torch.from_numpy(np.ascontiguousarray(samples, dtype=np.float32)))
+            db = 10.0 * torch.log10(torch.clamp(power, min=AMIN))
+            db = torch.maximum(db, db.max() - TOP_DB)
+        return AudioFeatures(
+            logmel=db.numpy().astype(np.float32),
+            sample_rate_hz=self.config.sample_rate_hz,
+            hop_s=self.config.hop_length / self.config.sample_rate_hz,
+        )
+
+    def extract(self, data: bytes, has_audio: bool = True) -> AudioFeatures | None:
+        """Log-mel features of a clip, or None when it has no (decodable) audio stream.
+
+        Args:
+            data: the clip's bytes.
+            has_audio: False when a probe already found no audio stream (skips decoding).
+        """
+        if not has_audio:
+            return None
+        samples = self.decode(data)
+        return None if samples is None else self.features(samples)

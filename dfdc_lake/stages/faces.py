@@ -1,0 +1,158 @@
+"""Face detection with facenet-pytorch's MTCNN on downscaled, exposure-normalized frames.
+
+``DetectFn`` is the contract between the family processor and whoever runs MTCNN (in-process here, a
+Ray actor on a GPU in the distributed layer): it receives uint8 ``[T, H, W, 3]`` frames and returns,
+per frame, ``(boxes_xyxy float32 [N, 4], scores float32 [N])`` in the pixel coordinates of the frames
+it received. The processor downscales frames before calling it (``downscale_frames``), so a remote
+detector receives small arrays, and maps the boxes back to source pixels itself.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from dfdc_lake.config import FaceConfig
+from dfdc_lake.stages.exposure import normalize_exposure
+
+__all__ = [
+    "DetectFn",
+    "Detections",
+    "FaceDetector",
+    "detect_fn",
+    "downscale_frames",
+    "resolve_device",
+]
+
+log = logging.getLogger(__name__)
+
+Detections = list[tuple[np.ndarray, np.ndarray]]
+DetectFn = Callable[[np.ndarray], Detections]
+
+
+def resolve_device(device: str) -> str:
+    """``'auto'`` -> ``'cuda'`` when a GPU is visible, else ``'cpu'``; other values pass through."""
+    if device != "auto":
+        return device
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def downscale_frames(frames: np.ndarray, max_side_px: int) -> tuple[np.ndarray, tuple[float, float]]:
+    """Shrink frames so the longest side is at most ``max_side_px`` (area averaging).
+
+    Args:
+        frames: uint8 [T, H, W, 3].
+        max_side_px: the longest side after scaling.
+
+    Returns:
+        ``(small, (scale_x, scale_y))`` with ``small`` uint8 [T, h, w, 3] and ``scale = small / source``
+        per axis (1.0 when the frames already fit; then ``small`` is ``frames`` itself).
+    """
+    _check_frames(frames)
+    height, width = frames.shape[1:3]
+    factor = max_side_px / max(height, width)
+    if factor >= 1.0:
+        return frames, (1.0, 1.0)
+    out_h, out_w = max(1, round(height * factor)), max(1, round(width * factor))
+    import torch
+    import torch.nn.functional as F
+
+    with torch.no_grad():
+        tensor = torch.from_numpy(frames).permute(0, 3, 1, 2).float()
+        small = F.interpolate(tensor, size=(out_h, out_w), mode="area")
+        small_np = small.round_().clamp_(0, 255).to(torch.uint8).permute(0, 2, 3, 1).contiguous().numpy()
+    return small_np, (out_w / width, out_h / height)
+
+
+def _check_frames(frames: np.ndarray) -> None:
+    if frames.dtype != np.uint8 or frames.ndim != 4 or frames.shape[-1] != 3:
+        raise ValueError(f"frames must be uint8 [T, H, W, 3], got {frames.dtype} {frames.shape}")
+
+
+def _unpack(boxes: Any, probs: Any, count: int) -> Detections:
+    """MTCNN's batched output (object arrays with None for no face) as typed per-frame arrays."""
+    out: Detections = []
+    for i in range(count):
+        frame_boxes = None if boxes is None else boxes[i]
+        if frame_boxes is None:
+            out.append((np.zeros((0, 4), np.float32), np.zeros((0,), np.float32)))
+            continue
+        frame_boxes = np.asarray(frame_boxes, dtype=np.float32).reshape(-1, 4)
+        frame_scores = np.asarray(probs[i], dtype=np.float32).reshape(-1)
+        out.append((frame_boxes, frame_scores))
+    return out
+
+
+@dataclass
+class FaceDetector:
+    """MTCNN face detector (one per worker or actor; ``setup()`` loads the weights once)."""
+
+    config: FaceConfig = field(default_factory=lambda: FaceConfig.model_validate({}))
+    device: str | None = field(default=None, init=False)
+    _mtcnn: Any = field(default=None, init=False, repr=False)
+
+    def setup(self) -> None:
+        """Load MTCNN (the weights ship inside facenet-pytorch; nothing is downloaded)."""
+        if self._mtcnn is not None:
+            return
+        from facenet_pytorch import MTCNN
+
+        self.device = resolve_device(self.config.device)
+        self._mtcnn = MTCNN(
+            keep_all=True,
+            select_largest=False,
+            post_process=False,
+            min_face_size=self.config.min_face_px,
+            thresholds=list(self.config.thresholds),
+            device=self.device,
+        )
+        log.info("MTCNN loaded on %s", self.device)
+
+    def detect(self, frames: np.ndarray) -> Detections:
+        """Detect faces in each frame.
+
+        Frames larger than ``detect_max_side_px`` are downscaled first; frames the processor already
+        downscaled pass through unchanged.
+
+        Args:
+            frames: uint8 [T, H, W, 3] RGB.
+
+        Returns:
+            Per frame ``(boxes_xyxy float32 [N, 4], scores float32 [N])`` in the pixels of ``frames``.
+        """
+        self.setup()
+        if len(frames) == 0:
+            return []
+        small, (scale_x, scale_y) = downscale_frames(frames, self.config.detect_max_side_px)
+        if self.config.normalize_exposure:
+            small = normalize_exposure(small)
+        detections: Detections = []
+        batch = self.config.batch_size
+        for start in range(0, len(small), batch):
+            chunk = small[start : start + batch]
+            boxes, probs = self._mtcnn.detect(chunk)
+            detections.extend(_unpack(boxes, probs, len(chunk)))
+        height, width = frames.shape[1:3]
+        to_source = np.array([scale_x, scale_y, scale_x, scale_y], dtype=np.float32)
+        limits = np.array([width, height, width, height], dtype=np.float32)
+        return [(np.clip(b / to_source, 0, limits), s) for b, s in detections]
+
+    def detect_downscaled(self, frames: np.ndarray) -> Detections:
+        """``DetectFn`` entry for frames the processor already downscaled (what a remote actor receives).
+
+        Same as ``detect``; named so callers say which contract they rely on: boxes come back in the
+        pixels of ``frames``.
+        """
+        return self.detect(frames)
+
+
+def detect_fn(detector: FaceDetector) -> DetectFn:
+    """The ``DetectFn`` of a local detector (loads MTCNN now, so the first family is not slowed)."""
+    detector.setup()
+    return detector.detect

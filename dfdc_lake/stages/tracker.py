@@ -1,0 +1,190 @@
+"""Link per-frame face detections into per-person tracks (DFDC clips show one to three people).
+
+Greedy association over the sampled frames: each detection extends the track whose last box it
+overlaps most (at least ``track_iou``), or failing that the nearest one whose center moved less than a
+face size, if that track was last seen no more than ``max_gap_frames`` sampled frames ago; otherwise it
+starts a new track. Gaps inside a track are filled by linear
+interpolation (score NaN), boxes are smoothed with a moving average, and tracks seen in fewer than
+``min_track_share`` of the sampled frames (spurious detections) are dropped.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from dfdc_lake.config import FaceConfig
+from dfdc_lake.records import FaceTrack
+from dfdc_lake.stages.faces import Detections
+
+__all__ = ["box_iou", "build_tracks", "face_frame_share", "smooth_boxes"]
+
+MIN_BOX_PX = 2.0  # boxes thinner than this are detector noise
+# A detection that does not overlap a track's last box may still extend it if its center moved at most
+# this many face sizes and its size changed at most this factor (fast motion between sampled frames).
+MAX_CENTER_SHIFT = 1.0
+MAX_SCALE_CHANGE = 1.5
+MAX_SMOOTH_SHIFT = 0.15  # face sizes: smoothing corrects jitter, never a real move
+
+
+def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Pairwise IoU of boxes ``a`` [N, 4] and ``b`` [M, 4] (xyxy) -> [N, M]."""
+    a = np.asarray(a, dtype=np.float64).reshape(-1, 4)
+    b = np.asarray(b, dtype=np.float64).reshape(-1, 4)
+    x1 = np.maximum(a[:, None, 0], b[None, :, 0])
+    y1 = np.maximum(a[:, None, 1], b[None, :, 1])
+    x2 = np.minimum(a[:, None, 2], b[None, :, 2])
+    y2 = np.minimum(a[:, None, 3], b[None, :, 3])
+    inter = np.clip(x2 - x1, 0, None) * np.clip(y2 - y1, 0, None)
+    area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
+    area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
+    union = area_a[:, None] + area_b[None, :] - inter
+    return np.where(union > 0, inter / np.where(union > 0, union, 1.0), 0.0)
+
+
+def _kept(detection: tuple[np.ndarray, np.ndarray], min_score: float) -> tuple[np.ndarray, np.ndarray]:
+    boxes, scores = detection
+    boxes = np.asarray(boxes, dtype=np.float32).reshape(-1, 4)
+    scores = np.asarray(scores, dtype=np.float32).reshape(-1)
+    size_ok = ((boxes[:, 2] - boxes[:, 0]) >= MIN_BOX_PX) & ((boxes[:, 3] - boxes[:, 1]) >= MIN_BOX_PX)
+    keep = (scores >= min_score) & size_ok
+    return boxes[keep], scores[keep]
+
+
+def face_frame_share(detections: Detections, min_score: float) -> float:
+    """Share of frames with at least one detection scoring ``min_score`` or more."""
+    if not detections:
+        return 0.0
+    return sum(len(_kept(d, min_score)[1]) > 0 for d in detections) / len(detections)
+
+
+@dataclass
+class _Builder:
+    positions: list[int] = field(default_factory=list)  # positions in the sampled-frame sequence
+    boxes: list[np.ndarray] = field(default_factory=list)
+    scores: list[float] = field(default_factory=list)
+
+    def add(self, position: int, box: np.ndarray, score: float) -> None:
+        self.positions.append(position)
+        self.boxes.append(box)
+        self.scores.append(score)
+
+
+def _greedy(cost: np.ndarray, allowed: np.ndarray) -> list[tuple[int, int]]:
+    """Greedy one-to-one assignment, cheapest allowed pair first."""
+    pairs: list[tuple[int, int]] = []
+    used_rows: set[int] = set()
+    used_cols: set[int] = set()
+    for flat in np.argsort(cost, axis=None, kind="stable"):
+        row, col = divmod(int(flat), cost.shape[1])
+        if allowed[row, col] and row not in used_rows and col not in used_cols:
+            pairs.append((row, col))
+            used_rows.add(row)
+            used_cols.add(col)
+    return pairs
+
+
+def _center_shift(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Center distance in units of ``a``'s face size, and the size ratio ``b / a``; both [N, M]."""
+    size_a = np.sqrt(np.clip((a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1]), 1e-6, None))
+    size_b = np.sqrt(np.clip((b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1]), 1e-6, None))
+    center_a = (a[:, :2] + a[:, 2:]) / 2
+    center_b = (b[:, :2] + b[:, 2:]) / 2
+    distance = np.linalg.norm(center_a[:, None, :] - center_b[None, :, :], axis=-1)
+    return distance / size_a[:, None], size_b[None, :] / size_a[:, None]
+
+
+def _match(track_boxes: np.ndarray, boxes: np.ndarray, config: FaceConfig) -> list[tuple[int, int]]:
+    """Pairs (track row, detection column): by IoU first, then by a small center shift for faces that
+    moved too far between sampled frames to overlap (fast motion, low frame rates)."""
+    ious = box_iou(track_boxes, boxes)
+    pairs = _greedy(-ious, ious >= config.track_iou)
+    shift, scale = _center_shift(track_boxes, boxes)
+    allowed = (shift <= MAX_CENTER_SHIFT) & (scale <= MAX_SCALE_CHANGE) & (scale >= 1 / MAX_SCALE_CHANGE)
+    for row, col in pairs:
+        allowed[row, :] = False
+        allowed[:, col] = False
+    return pairs + _greedy(shift, allowed)
+
+
+def _associate(detections: Detections, config: FaceConfig) -> list[_Builder]:
+    builders: list[_Builder] = []
+    for position, detection in enumerate(detections):
+        boxes, scores = _kept(detection, config.min_score)
+        live = [i for i, b in enumerate(builders) if position - b.positions[-1] <= config.max_gap_frames + 1]
+        matched: set[int] = set()
+        if live and len(boxes):
+            for row, col in _match(np.stack([builders[i].boxes[-1] for i in live]), boxes, config):
+                builders[live[row]].add(position, boxes[col], float(scores[col]))
+                matched.add(col)
+        for col in range(len(boxes)):
+            if col not in matched:
+                builders.append(_Builder())
+                builders[-1].add(position, boxes[col], float(scores[col]))
+    return builders
+
+
+def smooth_boxes(boxes: np.ndarray, window: int) -> np.ndarray:
+    """Centered moving average of each coordinate over up to ``window`` frames, to remove detector jitter.
+
+    Near the ends the window shrinks symmetrically (the first and last boxes stay as they are), and no
+    box moves by more than ``MAX_SMOOTH_SHIFT`` face sizes, so real motion between sparse samples (a
+    head turning back and forth at a low frame rate) is followed rather than averaged away.
+    """
+    boxes = np.asarray(boxes, dtype=np.float64)
+    radius = max(0, (window - 1) // 2)
+    if radius == 0 or len(boxes) < 3:
+        return boxes.astype(np.float32)
+    averaged = np.empty_like(boxes)
+    for i in range(len(boxes)):
+        r = min(radius, i, len(boxes) - 1 - i)
+        averaged[i] = boxes[i - r : i + r + 1].mean(axis=0)
+    sizes = np.sqrt(np.clip((boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1]), 0, None))
+    limit = (MAX_SMOOTH_SHIFT * sizes)[:, None]
+    return (boxes + np.clip(averaged - boxes, -limit, limit)).astype(np.float32)
+
+
+def _fill(builder: _Builder) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Positions first..last with gaps linearly interpolated (score NaN)."""
+    positions = np.arange(builder.positions[0], builder.positions[-1] + 1)
+    seen = np.asarray(builder.positions)
+    seen_boxes = np.stack(builder.boxes).astype(np.float64)
+    boxes = np.stack([np.interp(positions, seen, seen_boxes[:, k]) for k in range(4)], axis=1)
+    scores = np.full(len(positions), np.nan, dtype=np.float32)
+    scores[seen - positions[0]] = builder.scores
+    return positions, boxes, scores
+
+
+def build_tracks(frame_indices: np.ndarray, detections: Detections, config: FaceConfig) -> list[FaceTrack]:
+    """Link detections over the sampled frames into face tracks.
+
+    Args:
+        frame_indices: int [T], source frame index of each sampled frame.
+        detections: per sampled frame ``(boxes_xyxy [N, 4], scores [N])`` in source pixels.
+        config: tracking parameters (``min_score``, ``track_iou``, ``max_gap_frames``, ``smooth_window``,
+            ``min_track_share``).
+
+    Returns:
+        Tracks ordered by first appearance, then left edge; ``track_id`` is that rank.
+    """
+    if len(frame_indices) != len(detections):
+        raise ValueError(f"{len(frame_indices)} frame indices but {len(detections)} detection lists")
+    frame_indices = np.asarray(frame_indices, dtype=np.int32)
+    total = len(frame_indices)
+    raw = []
+    for builder in _associate(detections, config):
+        if total == 0 or len(builder.positions) / total < config.min_track_share:
+            continue
+        positions, boxes, scores = _fill(builder)
+        raw.append((positions, smooth_boxes(boxes, config.smooth_window), scores))
+    raw.sort(key=lambda item: (int(item[0][0]), float(item[1][0, 0])))
+    return [
+        FaceTrack(
+            track_id=rank,
+            frame_indices=frame_indices[positions],
+            boxes_xyxy=boxes,
+            scores=scores,
+        )
+        for rank, (positions, boxes, scores) in enumerate(raw)
+    ]

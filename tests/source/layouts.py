@@ -1,0 +1,48 @@
+"""Write DFDC-shaped source trees (part folders, part archives) from small byte blobs."""
+
+from __future__ import annotations
+
+import json
+import zipfile
+from pathlib import Path
+
+__all__ = ["FAMILY_META", "write_part_folder", "write_part_zip"]
+
+# One family (a REAL and two FAKEs), a FAKE of an absent original, and a listed-but-missing REAL.
+FAMILY_META = {
+    "realaaaaaa.mp4": {"label": "REAL", "split": "train", "original": None},
+    "fakebbbbbb.mp4": {"label": "FAKE", "split": "train", "original": "realaaaaaa.mp4"},
+    "fakecccccc.mp4": {"label": "FAKE", "split": "train", "original": "realaaaaaa.mp4"},
+    "orphandddd.mp4": {"label": "FAKE", "split": "train", "original": "absentzzzz.mp4"},
+    "missingeee.mp4": {"label": "REAL", "split": "train", "original": None},
+}
+
+
+def _clips(meta: dict, missing: tuple[str, ...]) -> dict[str, bytes]:
+    return {name: name.encode() * 10 for name in meta if name not in missing}
+
+
+def write_part_folder(root: Path, part: int, meta: dict | None = None, missing=("missingeee.mp4",)) -> Path:
+    """``root/dfdc_train_part_<part>/`` with metadata.json and one blob per listed clip (except ``missing``)."""
+    meta = FAMILY_META if meta is None else meta
+    folder = root / f"dfdc_train_part_{part}"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "metadata.json").write_text(json.dumps(meta))
+    for name, data in _clips(meta, missing).items():
+        (folder / name).write_bytes(data)
+    return folder
+
+
+def write_part_zip(
+    root: Path, part: int, meta: dict | None = None, missing=("missingeee.mp4",), inner_folder: bool = True
+) -> Path:
+    """``root/dfdc_train_part_<part>.zip`` laid out as Kaggle ships it (one top folder) or flat."""
+    meta = FAMILY_META if meta is None else meta
+    root.mkdir(parents=True, exist_ok=True)
+    archive = root / f"dfdc_train_part_{part}.zip"
+    prefix = f"dfdc_train_part_{part}/" if inner_folder else ""
+    with zipfile.ZipFile(archive, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr(prefix + "metadata.json", json.dumps(meta))
+        for name, data in _clips(meta, missing).items():
+            zf.writestr(prefix + name, data)
+    return archive
