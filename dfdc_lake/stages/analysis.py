@@ -65,7 +65,7 @@ class Findings:
 
     def samples(self, family_id: str, entry: VideoEntry, config_hash: str) -> list[Sample]:
         """One ``Sample`` per track with crops."""
-        fps = self.video.info.fps if self.video.info.fps > 0 else 1.0
+        time_of = dict(zip(self.video.frame_indices.tolist(), self.video.timestamps_s.tolist(), strict=True))
         return [
             Sample(
                 sample_id=f"{entry.video_id}-t{track_id}",
@@ -80,7 +80,7 @@ class Findings:
                 track_id=track_id,
                 num_tracks=len(self.crops),
                 frame_indices=crops.frame_indices,
-                timestamps_s=(crops.frame_indices / fps).astype(np.float32),
+                timestamps_s=np.array([time_of[i] for i in crops.frame_indices.tolist()], np.float32),
                 boxes_xyxy=crops.boxes_xyxy,
                 det_scores=crops.scores,
                 crops_jpeg=crops.jpeg,

@@ -53,12 +53,9 @@ class DecodedVideo:
     frame_indices: np.ndarray  # int32 [T], source frame index of each sampled frame
     frames: np.ndarray  # uint8 [T, H, W, 3] RGB
     has_audio: bool
-
-    @property
-    def timestamps_s(self) -> np.ndarray:
-        """Presentation time of each sampled frame (frame_index / fps), float32 [T]."""
-        fps = self.info.fps if self.info.fps > 0 else 1.0
-        return (self.frame_indices / fps).astype(np.float32)
+    # Presentation time of each sampled frame from the stream's timestamps, float32 [T]. Not
+    # frame_index / fps: variable-frame-rate clips exist, and audio windows must line up with faces.
+    timestamps_s: np.ndarray
 
 
 def probe_streams(data: bytes) -> StreamProbe:
@@ -114,6 +111,7 @@ class VideoDecoder:
             if len(indices) == 0:
                 raise VideoDecodeError("the video stream has no frames")
             frames = reader.get_batch(indices.tolist()).asnumpy()
+            timestamps = reader.get_frame_timestamp(indices.tolist())[:, 0].astype(np.float32)
         except VideoDecodeError:
             raise
         except (decord.DECORDError, RuntimeError, ValueError, UnicodeDecodeError) as err:
@@ -123,7 +121,13 @@ class VideoDecoder:
             raise VideoDecodeError(f"decoded frames have unexpected shape {frames.shape}")
         height, width = int(frames.shape[1]), int(frames.shape[2])
         info = VideoInfo(fps=fps, num_frames=num_frames, width_px=width, height_px=height)
-        return DecodedVideo(info=info, frame_indices=indices, frames=frames, has_audio=probe.has_audio)
+        return DecodedVideo(
+            info=info,
+            frame_indices=indices,
+            frames=frames,
+            has_audio=probe.has_audio,
+            timestamps_s=timestamps,
+        )
 
 
 def _first_line(err: BaseException, limit: int = 300) -> str:
