@@ -80,6 +80,14 @@ def connect_ray(address: str | None = None) -> None:
         return
     target = address or os.environ.get("RAY_ADDRESS") or _live_local_cluster() or "local"
     log.info("ray: %s", "starting a local cluster" if target == "local" else f"joining {target}")
+    if (
+        target != "local"
+        and "RAY_AUTH_MODE" not in os.environ
+        and (Path.home() / ".ray" / "auth_token").exists()
+    ):
+        # `ray start --head` turns token auth on when this token exists, but a joining client only sends
+        # it in token mode; a cluster without auth accepts a token-mode client too.
+        os.environ["RAY_AUTH_MODE"] = "token"
     ray.init(address=target, logging_level=logging.WARNING)
 
 

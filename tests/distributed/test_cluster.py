@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.distributed.helpers import REPO, assert_accounted_once
-from tests.fixtures.ray_cluster import start_head, start_worker, stop_cluster
+from tests.fixtures.ray_cluster import enable_token_auth, start_head, start_worker, stop_cluster
 
 pytestmark = [pytest.mark.ray, pytest.mark.slow]
 
@@ -49,6 +49,7 @@ def _wait_for_nodes(address: str, count: int, timeout_s: float = 120) -> None:
 @pytest.fixture(scope="module")
 def multinode(tmp_path_factory):
     logs = tmp_path_factory.mktemp("multinode")
+    enable_token_auth()
     head = start_head(logs / "head.log", num_cpus=1, num_gpus=0)
     worker = start_worker(head.address, logs / "worker.log", num_cpus=2, num_gpus=1)
     try:
