@@ -12,7 +12,7 @@ import json
 import sys
 from typing import Any
 
-from dfdc_lake.lake.s3_settings import redact
+from dfdc_lake.io.s3_settings import redact
 
 __all__ = ["add_arguments", "run"]
 

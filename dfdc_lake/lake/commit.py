@@ -20,8 +20,8 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from dfdc_lake.errors import LakeCommitError, StorageError
+from dfdc_lake.io.s3_settings import redact
 from dfdc_lake.lake.runs import utc_now_iso, write_run_record
-from dfdc_lake.lake.s3_settings import redact
 from dfdc_lake.lake.schema import SCHEMA_VERSION
 from dfdc_lake.lake.shard import ShardInfo, attempt_dir, check_id
 from dfdc_lake.lake.storage import LakeLike, Storage, open_storage

@@ -18,8 +18,8 @@ from contextlib import AbstractContextManager, contextmanager, suppress
 from typing import IO, Any
 
 from dfdc_lake.errors import StorageError
-from dfdc_lake.lake.retry import RetryPolicy
-from dfdc_lake.lake.s3_settings import redact
+from dfdc_lake.io.retry import RetryPolicy
+from dfdc_lake.io.s3_settings import redact
 from dfdc_lake.lake.storage import Storage, check_rel
 
 __all__ = ["LocalStorage", "local_io_errors"]
@@ -71,6 +71,17 @@ def _fsync_file(path: str) -> None:
         os.close(fd)
 
 
+def _rename_into_place(tmp: str, path: str) -> None:
+    """fsync ``tmp``, rename it to ``path`` and fsync the folder; ``tmp`` is removed if that fails."""
+    try:
+        _fsync_file(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        _unlink_quiet(tmp)
+        raise
+    _fsync_dir(os.path.dirname(path))
+
+
 class LocalStorage(Storage):
     """A lake in a local folder."""
 
@@ -95,6 +106,17 @@ class LocalStorage(Storage):
         os.close(fd)
         return tmp
 
+    def _write_temp_beside(self, path: str, data: bytes) -> str:
+        """A temp file beside ``path`` holding ``data`` (not yet fsynced)."""
+        tmp = self._temp_beside(path)
+        try:
+            with open(tmp, "wb") as f:
+                f.write(data)
+        except BaseException:
+            _unlink_quiet(tmp)
+            raise
+        return tmp
+
     def read_bytes(self, rel: str) -> bytes:
         path = self._path(rel)
         with local_io_errors("reading", path), open(path, "rb") as f:
@@ -103,17 +125,7 @@ class LocalStorage(Storage):
     def write_bytes(self, rel: str, data: bytes) -> None:
         path = self._path(rel)
         with local_io_errors("writing", path):
-            tmp = self._temp_beside(path)
-            try:
-                with open(tmp, "wb") as f:
-                    f.write(data)
-                    f.flush()
-                    os.fsync(f.fileno())
-                os.replace(tmp, path)
-            except BaseException:
-                _unlink_quiet(tmp)
-                raise
-            _fsync_dir(os.path.dirname(path))
+            _rename_into_place(self._write_temp_beside(path, data), path)
 
     def staging_path(self, rel: str) -> str:
         path = self._path(rel)
@@ -134,13 +146,7 @@ class LocalStorage(Storage):
                 finally:
                     _unlink_quiet(src)
                 src = tmp
-            try:
-                _fsync_file(src)
-                os.replace(src, path)
-            except BaseException:
-                _unlink_quiet(src)
-                raise
-            _fsync_dir(os.path.dirname(path))
+            _rename_into_place(src, path)
 
     def exists(self, rel: str) -> bool:
         return os.path.isfile(self._path(rel))
@@ -199,12 +205,9 @@ class LocalStorage(Storage):
     def put_if_absent(self, rel: str, data: bytes) -> bool:
         path = self._path(rel)
         with local_io_errors("creating", path):
-            tmp = self._temp_beside(path)
+            tmp = self._write_temp_beside(path, data)
             try:
-                with open(tmp, "wb") as f:
-                    f.write(data)
-                    f.flush()
-                    os.fsync(f.fileno())
+                _fsync_file(tmp)
                 os.link(tmp, path)  # atomic create-with-content: fails if anything is there
             except FileExistsError:
                 return False

@@ -12,7 +12,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from dfdc_lake.errors import LakeCommitError
-from dfdc_lake.lake.s3_settings import redact
+from dfdc_lake.io.s3_settings import redact
 from dfdc_lake.lake.shard import check_id
 from dfdc_lake.lake.storage import LakeLike, open_storage
 

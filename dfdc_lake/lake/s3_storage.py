@@ -1,6 +1,6 @@
 """The ``s3://`` backend of :class:`~dfdc_lake.lake.storage.Storage`, on s3fs (imported here only).
 
-Retries happen in one place, :class:`~dfdc_lake.lake.retry.RetryPolicy`; s3fs and botocore are told
+Retries happen in one place, :class:`~dfdc_lake.io.retry.RetryPolicy`; s3fs and botocore are told
 not to retry on their own, so an outage costs a known, bounded time before a clear StorageError.
 Conditional writes use ``If-None-Match: *`` and ``If-Match: <etag>``. A server that answers them with
 ``NotImplemented`` gets a check-then-write fallback (logged once); its race window is the time
@@ -18,8 +18,8 @@ from contextlib import AbstractContextManager, suppress
 from typing import IO, Any, TypeVar
 
 from dfdc_lake.errors import StorageError
-from dfdc_lake.lake.retry import RetryPolicy, is_transient, s3_error_code, s3_http_status
-from dfdc_lake.lake.s3_settings import S3Settings, redact
+from dfdc_lake.io.retry import RetryPolicy, is_transient, s3_error_code, s3_http_status
+from dfdc_lake.io.s3_settings import S3Settings, redact
 from dfdc_lake.lake.storage import Storage
 
 __all__ = ["S3Storage"]

@@ -6,10 +6,10 @@ import time
 from collections import Counter
 from typing import Any
 
+from dfdc_lake.io.s3_settings import redact
 from dfdc_lake.lake.commit import read_commits, read_lake_manifest
 from dfdc_lake.lake.lock import lock_is_stale, read_lock
 from dfdc_lake.lake.runs import latest_run_record, planned_chunk_ids
-from dfdc_lake.lake.s3_settings import redact
 from dfdc_lake.lake.storage import LakeLike, open_storage
 
 __all__ = ["lake_status"]

@@ -5,6 +5,10 @@ can be copied between disk and S3. Writes are atomic: a temp name then ``os.repl
 locally, one PUT on S3. Failures raise :class:`~dfdc_lake.errors.StorageError` naming the URL (and the
 endpoint) after transient errors were retried; a missing file raises ``FileNotFoundError``.
 
+Retries come from :mod:`dfdc_lake.io.retry` and S3 endpoint and credentials from
+:mod:`dfdc_lake.io.s3_settings`, the same ones the source reader uses (``storage_options_for`` is
+re-exported from there).
+
 Conditional writes (used by the lake lock) compare a *version*: the sha256 of the content locally,
 the ETag on S3.
 """
@@ -20,7 +24,8 @@ from pathlib import PurePosixPath
 from typing import IO, Any, TypeAlias
 
 from dfdc_lake.errors import StorageError
-from dfdc_lake.lake.retry import RetryPolicy
+from dfdc_lake.io.retry import RetryPolicy
+from dfdc_lake.io.s3_settings import storage_options_for
 
 __all__ = ["LakeLike", "Storage", "filesystem_for", "open_storage", "storage_options_for"]
 
@@ -162,18 +167,6 @@ def open_storage(lake: LakeLike, retry: RetryPolicy | None = None) -> Storage:
     from dfdc_lake.lake.local_storage import LocalStorage
 
     return LocalStorage(url.removeprefix("file://"), policy)
-
-
-def storage_options_for(url: str | os.PathLike[str]) -> dict[str, Any]:
-    """fsspec ``storage_options`` for a lake or shard URL (the S3 endpoint and credentials; ``{}`` locally).
-
-    The result contains the secret key: hand it to a client, never print it.
-    """
-    if os.fspath(url).startswith("s3://"):
-        from dfdc_lake.lake.s3_settings import S3Settings
-
-        return S3Settings.from_env().storage_options()
-    return {}
 
 
 def filesystem_for(url: str | os.PathLike[str]) -> Any:

@@ -13,9 +13,9 @@ from dataclasses import asdict, dataclass, field
 from typing import IO, Any
 
 from dfdc_lake.errors import LakeCommitError, StorageError
+from dfdc_lake.io.s3_settings import redact
 from dfdc_lake.lake.commit import CommitRecord, commit_chunk_ids, read_commit
 from dfdc_lake.lake.lock import LakeLock
-from dfdc_lake.lake.s3_settings import redact
 from dfdc_lake.lake.schema import KNOWN_SCHEMA_VERSIONS, sample_schema
 from dfdc_lake.lake.shard import ShardInfo
 from dfdc_lake.lake.storage import LakeLike, Storage, open_storage

@@ -2,35 +2,36 @@
 
 URLs are plain fsspec URLs. A zip member is ``zip://<member>::<archive_url>`` (fsspec's chaining), so
 ``dfdc_train_part_N.zip`` files are read where they lie, locally or on S3, without unpacking. S3
-credentials and endpoint come from the standard AWS environment variables and never appear in URLs
-or logs.
+endpoint and credentials come from :mod:`dfdc_lake.io.s3_settings` (the standard AWS environment, as
+for the lake; secrets are registered for redaction and never appear in URLs or logs); transient errors
+are retried by :mod:`dfdc_lake.io.retry` (``policy`` arguments default to ``RetryPolicy.from_env()``).
 """
 
 from __future__ import annotations
 
-import os
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import fsspec
 from fsspec import AbstractFileSystem
 
-from dfdc_lake.source.retry import DEFAULT_RETRY, RetryPolicy, call_with_retry
+from dfdc_lake.io.retry import RetryPolicy, call_with_retry
+from dfdc_lake.io.s3_settings import storage_options_for
 
 __all__ = [
     "ListedFile",
-    "filesystem_for",
     "join_url",
     "list_dir",
     "list_zip_dir",
     "read_bytes",
-    "s3_storage_options",
     "split_zip_url",
-    "storage_options",
     "zip_member_url",
 ]
+
+T = TypeVar("T")
 
 ZIP_PREFIX = "zip://"
 # Archive reads fetch this much ahead: about one DFDC clip, so a member costs one or two range requests.
@@ -48,40 +49,11 @@ class ListedFile:
     size_bytes: int | None
 
 
-def s3_storage_options() -> dict[str, Any]:
-    """s3fs options from AWS_ENDPOINT_URL(_S3), AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN,
-    AWS_REGION / AWS_DEFAULT_REGION. Unset variables are left to botocore's own lookup."""
-    env = os.environ
-    options: dict[str, Any] = {}
-    endpoint = env.get("AWS_ENDPOINT_URL_S3") or env.get("AWS_ENDPOINT_URL")
-    if endpoint:
-        options["endpoint_url"] = endpoint
-    for option, var in (
-        ("key", "AWS_ACCESS_KEY_ID"),
-        ("secret", "AWS_SECRET_ACCESS_KEY"),
-        ("token", "AWS_SESSION_TOKEN"),
-    ):
-        if env.get(var):
-            options[option] = env[var]
-    region = env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION")
-    if region:
-        options["client_kwargs"] = {"region_name": region}
-    return options
-
-
-def storage_options(url: str) -> dict[str, Any]:
-    """The fsspec storage options for a (non-chained) URL's protocol."""
-    protocol, _ = fsspec.core.split_protocol(url)
-    if protocol in ("s3", "s3a"):
-        return s3_storage_options()
-    return {}
-
-
-def filesystem_for(url: str) -> tuple[AbstractFileSystem, str]:
+def _url_to_fs(url: str) -> tuple[AbstractFileSystem, str]:
     """The filesystem and the filesystem-internal path of a local path or ``proto://`` URL."""
     if ZIP_PREFIX in url:
         raise ValueError(f"{url!r} is a zip member URL; use read_bytes or list_zip_dir")
-    return fsspec.core.url_to_fs(url, **storage_options(url))
+    return fsspec.core.url_to_fs(url, **storage_options_for(url))
 
 
 def join_url(base: str, name: str) -> str:
@@ -119,7 +91,7 @@ class _ArchiveCache:
                 return self._open[archive_url]
         from fsspec.implementations.zip import ZipFileSystem
 
-        fs, path = filesystem_for(archive_url)
+        fs, path = _url_to_fs(archive_url)
         handle = fs.open(path, "rb", block_size=ARCHIVE_BLOCK_BYTES, cache_type="readahead")
         archive = ZipFileSystem(fo=handle)
         with self._lock:
@@ -133,21 +105,21 @@ class _ArchiveCache:
         with self._lock:
             self._open.pop(archive_url, None)
 
+    def use(self, archive_url: str, func: Callable[[AbstractFileSystem], T]) -> T:
+        """``func(archive)``; after any error but a missing member the archive is reopened next time."""
+        try:
+            return func(self.get(archive_url))
+        except FileNotFoundError:
+            raise
+        except Exception:
+            self.drop(archive_url)
+            raise
+
 
 _ARCHIVES = _ArchiveCache(MAX_OPEN_ARCHIVES)
 
 
-def _read_zip_member(member: str, archive_url: str) -> bytes:
-    try:
-        return _ARCHIVES.get(archive_url).cat_file(member)
-    except FileNotFoundError:
-        raise
-    except Exception:
-        _ARCHIVES.drop(archive_url)
-        raise
-
-
-def read_bytes(url: str, policy: RetryPolicy = DEFAULT_RETRY) -> bytes:
+def read_bytes(url: str, policy: RetryPolicy | None = None) -> bytes:
     """All bytes of a local file, an object, or a zip member, retrying transient errors.
 
     Raises:
@@ -157,10 +129,14 @@ def read_bytes(url: str, policy: RetryPolicy = DEFAULT_RETRY) -> bytes:
     zip_parts = split_zip_url(url)
     if zip_parts is not None:
         member, archive_url = zip_parts
-        return call_with_retry(lambda: _read_zip_member(member, archive_url), f"read {url}", policy)
+        return call_with_retry(
+            lambda: _ARCHIVES.use(archive_url, lambda archive: archive.cat_file(member)),
+            f"read {url}",
+            policy,
+        )
 
     def read() -> bytes:
-        fs, path = filesystem_for(url)
+        fs, path = _url_to_fs(url)
         return fs.cat_file(path)
 
     return call_with_retry(read, f"read {url}", policy)
@@ -175,13 +151,13 @@ def _entry(info: dict[str, Any], url: str) -> ListedFile:
     )
 
 
-def list_dir(url: str, policy: RetryPolicy = DEFAULT_RETRY) -> list[ListedFile]:
+def list_dir(url: str, policy: RetryPolicy | None = None) -> list[ListedFile]:
     """The entries of a local folder or object-store prefix, sorted by name.
 
     Raises:
         FileNotFoundError: the folder does not exist.
     """
-    fs, path = filesystem_for(url)
+    fs, path = _url_to_fs(url)
     infos = call_with_retry(lambda: fs.ls(path, detail=True, refresh=True), f"list {url}", policy)
     from fsspec.implementations.local import LocalFileSystem
 
@@ -193,17 +169,11 @@ def list_dir(url: str, policy: RetryPolicy = DEFAULT_RETRY) -> list[ListedFile]:
     return sorted(entries, key=lambda e: e.name)
 
 
-def list_zip_dir(archive_url: str, folder: str = "", policy: RetryPolicy = DEFAULT_RETRY) -> list[ListedFile]:
+def list_zip_dir(archive_url: str, folder: str = "", policy: RetryPolicy | None = None) -> list[ListedFile]:
     """The entries of ``folder`` inside a zip archive (``""`` for its root), sorted by name."""
 
     def listing() -> list[dict[str, Any]]:
-        try:
-            return _ARCHIVES.get(archive_url).ls(folder, detail=True)
-        except FileNotFoundError:
-            raise
-        except Exception:
-            _ARCHIVES.drop(archive_url)
-            raise
+        return _ARCHIVES.use(archive_url, lambda archive: archive.ls(folder, detail=True))
 
     infos = call_with_retry(listing, f"list {archive_url}", policy)
     entries = [_entry(info, zip_member_url(archive_url, info["name"].rstrip("/"))) for info in infos]

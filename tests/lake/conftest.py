@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from dfdc_lake.lake.retry import RetryPolicy
+from dfdc_lake.io.retry import RetryPolicy
 from dfdc_lake.lake.storage import Storage, open_storage
 
 

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from dfdc_lake.errors import StorageError
-from dfdc_lake.lake.retry import RetryPolicy, is_transient
-from dfdc_lake.lake.s3_settings import S3Settings, redact
+from dfdc_lake.io.retry import RetryPolicy, is_transient
+from dfdc_lake.io.s3_settings import S3Settings, redact
 from dfdc_lake.lake.storage import open_storage, storage_options_for
 
 from .fakes import make_samples, write_chunk

@@ -7,7 +7,7 @@ import errno
 import pytest
 
 from dfdc_lake.errors import StorageError
-from dfdc_lake.source.retry import RetryPolicy, call_with_retry, is_transient
+from dfdc_lake.io.retry import RetryPolicy, call_with_retry, is_transient
 
 FAST = RetryPolicy(attempts=3, base_delay_s=0.001, max_delay_s=0.002)
 

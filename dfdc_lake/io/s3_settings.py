@@ -1,10 +1,11 @@
 """S3 endpoint and credentials from the standard AWS environment, and redaction of secrets.
 
-The lake never takes credentials on the command line or in config files: they come from
-``AWS_ACCESS_KEY_ID`` / ``AWS_SECRET_ACCESS_KEY`` (/ ``AWS_SESSION_TOKEN``) or ``AWS_PROFILE``, the
-endpoint from ``AWS_ENDPOINT_URL_S3`` or ``AWS_ENDPOINT_URL`` (unset: AWS itself), the region from
-``AWS_REGION`` or ``AWS_DEFAULT_REGION``. Every secret seen here is registered with :func:`redact`,
-which every error message, log line, status report and record passes through.
+The source reader and the lake both build their fsspec storage options here, so every secret either of
+them reads is registered for redaction. Credentials never come from the command line or config files:
+they come from ``AWS_ACCESS_KEY_ID`` / ``AWS_SECRET_ACCESS_KEY`` (/ ``AWS_SESSION_TOKEN``) or
+``AWS_PROFILE``, the endpoint from ``AWS_ENDPOINT_URL_S3`` or ``AWS_ENDPOINT_URL`` (unset: AWS itself),
+the region from ``AWS_REGION`` or ``AWS_DEFAULT_REGION``. Every secret seen here is registered with
+:func:`redact`, which every error message, log line, status report and record passes through.
 """
 
 from __future__ import annotations
@@ -20,7 +21,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-__all__ = ["S3Settings", "redact", "register_secret"]
+__all__ = ["S3_PROTOCOLS", "S3Settings", "redact", "register_secret", "storage_options_for"]
+
+S3_PROTOCOLS = ("s3", "s3a")
+"""URL schemes served by s3fs."""
 
 _SECRETS: set[str] = set()
 _SECRETS_LOCK = threading.Lock()
@@ -154,3 +158,14 @@ class S3Settings:
             "read_timeout": self.read_timeout_s,
         }
         return options
+
+
+def storage_options_for(url: str | os.PathLike[str]) -> dict[str, Any]:
+    """fsspec ``storage_options`` for a (non-chained) URL: the S3 endpoint and credentials, ``{}`` otherwise.
+
+    The result contains the secret key: hand it to a client, never print it.
+    """
+    protocol, sep, _ = os.fspath(url).partition("://")
+    if sep and protocol in S3_PROTOCOLS:
+        return S3Settings.from_env().storage_options()
+    return {}

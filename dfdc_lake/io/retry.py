@@ -1,7 +1,13 @@
-"""Bounded exponential backoff for transient storage errors, from an explicit allow-list.
+"""Bounded exponential backoff for transient I/O errors, from an explicit allow-list.
 
-Transient: connection refused/reset/closed, timeouts, HTTP 5xx and throttling (``SlowDown``).
-Everything else (403, 404, a failed precondition, a full disk) is answered at once.
+One policy serves the source reader and the lake. Transient: an S3 reply with HTTP 5xx, 429 or a
+throttling code (``SlowDown``...), dropped or refused connections, timeouts. Everything else (403, 404,
+a failed precondition, a full disk, a missing file) is answered at once. botocore and aiohttp errors are
+matched by class name, so neither is imported for the check.
+
+Two ways to call, one loop: :meth:`RetryPolicy.call` lets the last error propagate unchanged (for
+callers that translate errors themselves, like the S3 lake backend); :func:`call_with_retry` turns
+a transient error that outlived every attempt into a :class:`~dfdc_lake.errors.StorageError`.
 """
 
 from __future__ import annotations
@@ -14,7 +20,10 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TypeVar
 
-__all__ = ["RetryPolicy", "error_chain", "is_transient", "s3_error_code", "s3_http_status"]
+from dfdc_lake.errors import StorageError
+from dfdc_lake.io.s3_settings import redact
+
+__all__ = ["RetryPolicy", "call_with_retry", "error_chain", "is_transient", "s3_error_code", "s3_http_status"]
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -31,8 +40,19 @@ _TRANSIENT_S3_CODES = frozenset(
         "RequestLimitExceeded",
     }
 )
+# Where a client kept only the text of an S3 reply, these marks in an OSError's message say throttling.
+_TRANSIENT_MESSAGE_MARKS = (*sorted(_TRANSIENT_S3_CODES), "503 ")
 _TRANSIENT_ERRNOS = frozenset(
-    {errno.ECONNREFUSED, errno.ECONNRESET, errno.ECONNABORTED, errno.ETIMEDOUT, errno.EPIPE}
+    {
+        errno.EAGAIN,
+        errno.ETIMEDOUT,
+        errno.ECONNRESET,
+        errno.ECONNREFUSED,
+        errno.ECONNABORTED,
+        errno.EPIPE,
+        errno.EHOSTUNREACH,
+        errno.ENETUNREACH,
+    }
 )
 # Names of exception classes (matched over the MRO) that botocore / aiohttp use for broken connections.
 _TRANSIENT_CLASS_NAMES = frozenset(
@@ -51,6 +71,8 @@ _TRANSIENT_CLASS_NAMES = frozenset(
         "TimeoutError",  # asyncio.TimeoutError is not the builtin before Python 3.11
     }
 )
+# A StorageError has been retried already; retrying it again would multiply the attempts.
+_NEVER_TRANSIENT = (FileNotFoundError, PermissionError, IsADirectoryError, NotADirectoryError, StorageError)
 
 
 def error_chain(err: BaseException) -> Iterator[BaseException]:
@@ -86,19 +108,29 @@ def s3_http_status(err: BaseException) -> int | None:
     return int(status) if status is not None else None
 
 
+def _looks_transient(exc: BaseException) -> bool:
+    if isinstance(exc, (ConnectionError, TimeoutError)):
+        return True
+    if any(cls.__name__ in _TRANSIENT_CLASS_NAMES for cls in type(exc).__mro__):
+        return True
+    if not isinstance(exc, OSError):
+        return False
+    return exc.errno in _TRANSIENT_ERRNOS or any(mark in str(exc) for mark in _TRANSIENT_MESSAGE_MARKS)
+
+
 def is_transient(err: BaseException) -> bool:
-    """Whether ``err`` is worth retrying (the allow-list above); local disk errors never are."""
+    """Whether ``err`` is on the allow-list of errors worth retrying.
+
+    An S3 reply decides by its status and code; otherwise ``err`` or an error it was raised from must be
+    a broken connection, a timeout, or an OSError with a transient errno or throttling message. Missing
+    files, denied access and errors that were already retried (StorageError) never are.
+    """
     status = s3_http_status(err)
     if status is not None:
         return status >= 500 or status == 429 or s3_error_code(err) in _TRANSIENT_S3_CODES
-    for exc in error_chain(err):
-        if isinstance(exc, (ConnectionError, TimeoutError)):
-            return True
-        if isinstance(exc, OSError) and exc.errno in _TRANSIENT_ERRNOS:
-            return True
-        if any(cls.__name__ in _TRANSIENT_CLASS_NAMES for cls in type(exc).__mro__):
-            return True
-    return False
+    if isinstance(err, _NEVER_TRANSIENT):
+        return False
+    return any(_looks_transient(exc) for exc in error_chain(err))
 
 
 @dataclass(frozen=True)
@@ -117,7 +149,7 @@ class RetryPolicy:
         if self.attempts < 1:
             raise ValueError(f"RetryPolicy.attempts must be >= 1, got {self.attempts}")
         if self.base_delay_s < 0 or self.max_delay_s < 0:
-            raise ValueError("RetryPolicy delays must be >= 0")
+            raise ValueError(f"RetryPolicy delays must be >= 0, got {self!r}")
 
     @classmethod
     def from_env(cls) -> RetryPolicy:
@@ -139,7 +171,7 @@ class RetryPolicy:
 
         Args:
             func: the operation (no arguments).
-            what: a short description for the log, e.g. ``"PUT s3://b/k"``.
+            what: a short description for the log, e.g. ``"PUT s3://b/k"`` (never include credentials).
         """
         for attempt in range(self.attempts):
             try:
@@ -157,4 +189,24 @@ class RetryPolicy:
                     delay,
                 )
                 time.sleep(delay)
-        raise AssertionError("unreachable")  # pragma: no cover
+        raise AssertionError("unreachable")  # pragma: no cover - the loop always returns or raises
+
+
+def call_with_retry(func: Callable[[], T], what: str, policy: RetryPolicy | None = None) -> T:
+    """Run ``func`` under ``policy``; a transient error that outlives every attempt becomes a StorageError.
+
+    Args:
+        func: the I/O to attempt (no arguments).
+        what: a short description for logs and the final error (never include credentials).
+        policy: attempts and delays (default: :meth:`RetryPolicy.from_env`).
+
+    Raises:
+        StorageError: a transient error persisted through every attempt (its message is redacted).
+    """
+    policy = policy or RetryPolicy.from_env()
+    try:
+        return policy.call(func, what)
+    except Exception as err:
+        if not is_transient(err):
+            raise
+        raise StorageError(redact(f"{what} failed after {policy.attempts} attempts: {err!r}")) from err
