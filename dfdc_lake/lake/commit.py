@@ -3,7 +3,7 @@
 The commit record is the last write of a chunk attempt and is written atomically (rename / one PUT),
 after checking that every shard it names is in place. Only this module writes commit records. It also
 writes the lake manifest (``lake.json``, once) and the per-run records (``runs/<run_id>.json``).
-Everything written here passes through :func:`~dfdc_lake.lake.s3_settings.redact`.
+Everything written here passes through :func:`~dfdc_lake.io.s3_settings.redact`.
 """
 
 from __future__ import annotations
