@@ -27,7 +27,9 @@ test-fast: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy dfdc_lake pipelines bench
+	$(BIN)/mypy dfdc_lake
+	$(BIN)/mypy pipelines
+	$(BIN)/mypy bench
 
 format: $(STAMP)
 	$(BIN)/ruff format .

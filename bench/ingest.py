@@ -10,6 +10,7 @@ detection, tracking, crops, audio, labels and shard writing add on top of decodi
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import shutil
 import sys
@@ -98,7 +99,7 @@ def main() -> int:
 
     lake = out / "lake-dfdc"
     shutil.rmtree(lake, ignore_errors=True)
-    ray.init(address="local", num_cpus=args.workers, logging_level="ERROR")
+    ray.init(address="local", num_cpus=args.workers, logging_level=logging.ERROR)
     started = time.perf_counter()
     config = Config().with_overrides([f"lake.videos_per_chunk={args.videos_per_chunk}"])
     report = ingest(str(corpus), str(lake), config, stream=sys.stderr)
