@@ -202,7 +202,10 @@ def ingest(
             "source": source,
             "config": config.model_dump(mode="json"),
             "config_hash": config_hash,
-            "plan": {c.chunk_id: [v.filename for v in c.videos] for c in chunks},
+            "plan": {
+                "videos_per_chunk": config.lake.videos_per_chunk,
+                "chunks": [{"chunk_id": c.chunk_id, "videos": [v.filename for v in c.videos]} for c in chunks],
+            },
             "todo": sorted(todo_ids),
             "started_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         }

@@ -17,6 +17,7 @@ from dfdc_lake.config import Config
 from dfdc_lake.distributed.ingest import ingest
 from dfdc_lake.lake.commit import read_commits
 from dfdc_lake.lake.reader import iter_webdataset_samples, read_samples_table
+from dfdc_lake.lake.status import lake_status
 from dfdc_lake.lake.verify import verify_lake
 from dfdc_lake.synth.truth import load_ground_truth
 from tests.distributed.helpers import REPO, assert_accounted_once, sample_digest
@@ -113,6 +114,8 @@ def test_sigkill_of_the_driver_mid_run_then_rerun_loses_and_duplicates_nothing(
         process.send_signal(signal.SIGKILL)
         process.wait()
     committed_before = {r.chunk_id for r in read_commits(str(lake))}
+    status = lake_status(str(lake))
+    assert status["chunks_pending"] == status["chunks_planned"] - len(committed_before) > 0
     rerun = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     assert rerun.returncode == 0, rerun.stderr[-3000:]
     assert "already committed" in rerun.stderr
