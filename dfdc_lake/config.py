@@ -26,6 +26,8 @@ __all__ = [
     "LakeConfig",
     "RayConfig",
     "load_config",
+    "read_config_file",
+    "stable_hash",
 ]
 
 
@@ -131,9 +133,7 @@ class Config(_Section):
 
     def config_hash(self) -> str:
         """A short, stable hash of everything that changes what the lake holds."""
-        payload = self.model_dump(mode="json", exclude={"ray"})
-        canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"))
-        return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+        return stable_hash(self.model_dump(mode="json", exclude={"ray"}))
 
     def with_overrides(self, overrides: list[str]) -> Config:
         """Apply ``section.key=value`` overrides (values parsed as JSON, else kept as strings)."""
@@ -161,23 +161,34 @@ def _validate(data: Any, origin: str) -> Config:
         raise ConfigError(f"invalid configuration from {origin}: {err}") from None
 
 
-def load_config(path: str | Path | None = None, overrides: list[str] | None = None) -> Config:
-    """Load a JSON or YAML config file (or the defaults) and apply CLI overrides."""
-    config = Config()
-    if path is not None:
-        path = Path(path)
-        try:
-            text = path.read_text()
-        except OSError as err:
-            raise ConfigError(f"cannot read config file {path}: {err}") from None
+def read_config_file(path: str | Path) -> dict[str, Any]:
+    """The mapping in a JSON or YAML (``.yaml``/``.yml``) config file; ConfigError names the file."""
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except OSError as err:
+        raise ConfigError(f"cannot read config file {path}: {err}") from None
+    try:
         if path.suffix in {".yaml", ".yml"}:
             import yaml
 
             data = yaml.safe_load(text) or {}
         else:
-            try:
-                data = json.loads(text)
-            except json.JSONDecodeError as err:
-                raise ConfigError(f"config file {path} is not valid JSON: {err}") from None
-        config = _validate(data, str(path))
+            data = json.loads(text)
+    except Exception as err:  # json.JSONDecodeError, yaml.YAMLError
+        raise ConfigError(f"config file {path} does not parse: {err}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"config file {path} must hold a mapping, not {type(data).__name__}")
+    return data
+
+
+def stable_hash(payload: Any) -> str:
+    """A short hash of a JSON-able payload that does not depend on key order."""
+    canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
+
+def load_config(path: str | Path | None = None, overrides: list[str] | None = None) -> Config:
+    """Load a JSON or YAML config file (or the defaults) and apply CLI overrides."""
+    config = Config() if path is None else _validate(read_config_file(path), str(path))
     return config.with_overrides(overrides or [])
