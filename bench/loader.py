@@ -1,0 +1,202 @@
+"""Training input throughput: lake shards vs. one image file per crop (the DFDC winners' layout).
+
+Both loaders produce the same tensors from the same samples (K random crops decoded and resized, a
+log-mel window, labels); only where the bytes come from differs:
+
+- lake: stream the committed Parquet shards (found through commit records), record batch by record batch;
+- files: ``ROOT/files/<video_id>/<sample_id>_<NNN>.jpg`` per crop, ``<sample_id>.logmel.npy`` per track,
+  with an index CSV, read file by file (what a PyTorch ``Dataset`` over a crop folder does).
+
+    python bench/loader.py                       # synthetic corpus -> ingest -> lake -> both layouts
+    python bench/loader.py --lake ./lake         # an existing lake (the crop tree is exported from it)
+    python bench/loader.py --lake s3://b/lake --root s3://b/bench   # both layouts on S3
+
+Prints samples/s of each and the ratio; ``--json`` for a machine-readable line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import itertools
+import json
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from dfdc_lake.train.features import InputSpec, decode_rows
+
+INDEX_COLUMNS = ["sample_id", "video_id", "num_crops", "has_audio", "is_fake", "face_fake", "audio_fake"]
+
+
+def build_lake(work: Path, families: int, address: str | None) -> str:
+    """A lake made the real way: a synthetic DFDC corpus, ingested with Ray."""
+    from dfdc_lake.distributed.ingest import ingest
+    from dfdc_lake.synth.corpus import write_corpus
+
+    corpus, lake = work / "corpus", work / "lake"
+    if not corpus.exists():
+        write_corpus(corpus, parts=2, families=families, fakes_per_family=3, profile="tiny", cases=())
+    ingest(str(corpus), str(lake), address=address)
+    return str(lake)
+
+
+def _fs(url: str) -> tuple[Any, str]:
+    from dfdc_lake.train.run_files import pyarrow_filesystem
+
+    return pyarrow_filesystem(url)
+
+
+def export_files(lake: str, root: str) -> int:
+    """Write every committed sample of ``lake`` as one JPEG per crop (+ one .npy per track) under ``root``."""
+    from dfdc_lake.lake.reader import committed_shards
+    from dfdc_lake.train.sources import iter_parquet_rows
+
+    lake_fs, _ = _fs(lake)
+    fs, base = _fs(root)
+    rows_out = []
+    for row in iter_parquet_rows(lake_fs, [_fs(u)[1] for u in committed_shards(lake, "parquet")]):
+        folder = f"{base}/files/{row['video_id']}"
+        fs.create_dir(folder, recursive=True)
+        for i, crop in enumerate(row["crops_jpeg"]):
+            with fs.open_output_stream(f"{folder}/{row['sample_id']}_{i:03d}.jpg") as f:
+                f.write(crop)
+        if row["logmel_f16"] is not None:
+            mel = np.frombuffer(row["logmel_f16"], dtype="<f2").reshape(row["logmel_shape"])
+            buffer = io.BytesIO()
+            np.save(buffer, mel)
+            with fs.open_output_stream(f"{folder}/{row['sample_id']}.logmel.npy") as f:
+                f.write(buffer.getvalue())
+        rows_out.append(
+            {**{k: row[k] for k in INDEX_COLUMNS if k != "num_crops"}, "num_crops": len(row["crops_jpeg"])}
+        )
+    text = io.StringIO()
+    writer = csv.DictWriter(text, fieldnames=INDEX_COLUMNS)
+    writer.writeheader()
+    writer.writerows(rows_out)
+    with fs.open_output_stream(f"{base}/files/index.csv") as f:
+        f.write(text.getvalue().encode())
+    return len(rows_out)
+
+
+def _bool(text: str) -> bool | None:
+    return None if text == "" else text == "True"
+
+
+def file_rows(root: str, spec: InputSpec, rng: np.random.Generator) -> Iterator[dict[str, Any]]:
+    """Rows read crop file by crop file: only the K crops a step uses are opened."""
+    from dfdc_lake.train.features import pick_frames
+
+    fs, base = _fs(root)
+    with fs.open_input_stream(f"{base}/files/index.csv") as f:
+        index = list(csv.DictReader(io.StringIO(f.read().decode())))
+    for entry in index:
+        folder, key = f"{base}/files/{entry['video_id']}", entry["sample_id"]
+        crops: list[bytes] = []
+        for i in pick_frames(int(entry["num_crops"]), spec.frames_per_sample, True, rng):
+            with fs.open_input_stream(f"{folder}/{key}_{i:03d}.jpg") as f:
+                crops.append(f.read())  # decode_rows then decodes exactly these K
+        logmel = None
+        if entry["has_audio"] == "True":
+            with fs.open_input_stream(f"{folder}/{key}.logmel.npy") as f:
+                logmel = np.load(io.BytesIO(f.read()))
+        yield {"sample_id": entry["sample_id"], "video_id": entry["video_id"], "crops_jpeg": crops,
+               "logmel": logmel, "has_audio": logmel is not None, "is_fake": entry["is_fake"] == "True",
+               "face_fake": _bool(entry["face_fake"]), "audio_fake": _bool(entry["audio_fake"])}  # fmt: skip
+
+
+def lake_rows(lake: str) -> Iterator[dict[str, Any]]:
+    """Rows streamed from the lake's committed Parquet shards."""
+    from dfdc_lake.lake.reader import committed_shards
+    from dfdc_lake.train.sources import iter_parquet_rows
+
+    fs, _ = _fs(lake)
+    yield from iter_parquet_rows(fs, [_fs(u)[1] for u in committed_shards(lake, "parquet")])
+
+
+def measure(
+    rows: Iterator[dict[str, Any]], spec: InputSpec, batch: int, rng: np.random.Generator
+) -> tuple[int, float]:
+    """Decode ``rows`` into torch tensors batch by batch; returns (samples, seconds)."""
+    import torch
+
+    started = time.perf_counter()
+    count, pending = 0, []
+    for row in itertools.chain(rows, [None]):  # None flushes the last partial batch
+        if row is not None:
+            pending.append(row)
+        if pending and (len(pending) == batch or row is None):
+            out = decode_rows(pending, spec, True, rng)
+            tensors = (torch.from_numpy(out["faces"]), torch.from_numpy(out["mel"]))
+            count, pending = count + len(tensors[0]), []
+    return count, time.perf_counter() - started
+
+
+def same_store_lake(lake: str, root: str) -> str:
+    """The lake to read: copied under ``root`` when ``root`` is on another store (compare like with like)."""
+    if lake.startswith("s3://") == root.startswith("s3://"):
+        return lake
+    from dfdc_lake.lake.reader import filesystem_for
+
+    target = f"{root.rstrip('/')}/lake"
+    filesystem_for(target).put(lake.rstrip("/") + "/", target + "/", recursive=True)
+    return target
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--lake", help="an existing lake (default: build one from a synthetic corpus)")
+    parser.add_argument("--root", help="where the crop-file tree goes (default: a temp folder; s3:// works)")
+    parser.add_argument("--work", help="work folder for the synthetic corpus and lake (default: temp)")
+    parser.add_argument(
+        "--families", type=int, default=6, help="plain families per part of the synthetic corpus"
+    )
+    parser.add_argument("--address", help="Ray cluster for building the lake (default: a private local Ray)")
+    parser.add_argument("--image-size", type=int, default=64)
+    parser.add_argument("--frames", type=int, default=4, help="crops decoded per sample")
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--passes", type=int, default=3, help="timed passes over the data per loader")
+    parser.add_argument("--json", action="store_true", help="print one JSON line instead of text")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    work = Path(args.work or tempfile.mkdtemp(prefix="dfdc-bench-"))
+    root = args.root or str(work / "layout")
+    lake = same_store_lake(args.lake or build_lake(work, args.families, args.address or "local"), root)
+    exported = export_files(lake, root)
+    spec = InputSpec(args.image_size, args.frames, 256, 64)
+    rng = np.random.default_rng(0)
+    loaders = {"lake": lambda: lake_rows(lake), "files": lambda: file_rows(root, spec, rng)}
+    rates = {}
+    for name, rows in loaders.items():
+        measure(rows(), spec, args.batch_size, rng)  # warm caches, imports and connections
+        timed = [measure(rows(), spec, args.batch_size, rng) for _ in range(args.passes)]
+        rates[name] = sum(n for n, _ in timed) / sum(s for _, s in timed)
+    report = {
+        "samples": exported, "lake": lake, "files_root": f"{root}/files",
+        "lake_samples_per_s": round(rates["lake"], 1), "files_samples_per_s": round(rates["files"], 1),
+        "ratio": round(rates["lake"] / rates["files"], 2),
+        "frames_per_sample": args.frames, "image_size_px": args.image_size,
+    }  # fmt: skip
+    if args.json:
+        print(json.dumps(report))
+        return 0
+    print(f"{exported} samples, {args.frames} crops each at {args.image_size}px, {args.passes} passes")
+    print(f"  lake shards ({lake}): {report['lake_samples_per_s']:9.1f} samples/s")
+    print(f"  one file per crop ({root}/files): {report['files_samples_per_s']:9.1f} samples/s")
+    print(f"  ratio lake / files: {report['ratio']}x")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

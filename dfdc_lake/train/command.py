@@ -1,0 +1,100 @@
+"""``dfdc-lake train LAKE``: train the audio-visual detector from a lake's committed shards with Ray Train.
+
+    dfdc-lake train ./lake --storage-path ./runs --name av1 --epochs 10
+    dfdc-lake train s3://bucket/lake --storage-path s3://bucket/runs --num-workers 8 --use-gpu
+    dfdc-lake train ./lake --split-by part --val-parts 45,46,47,48,49 --set backbone=efficientnet_b0
+
+Run the same command again (same --storage-path and --name) to resume from the last checkpoint.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+__all__ = ["add_arguments", "main", "run"]
+
+# CLI flag -> TrainConfig field, for the settings worth a flag; everything else via --set key=value.
+_FLAGS: dict[str, tuple[str, Any, str]] = {
+    "format": ("format", str, "shard format to read: parquet (default) or webdataset"),
+    "split_by": ("split_by", str, "fold unit: family (default) or part"),
+    "num_folds": ("num_folds", int, "number of folds (default 5)"),
+    "val_fold": ("val_fold", int, "which fold validates (default 0)"),
+    "seed": ("seed", int, "seed of folds, init and shuffles (default 0)"),
+    "epochs": ("epochs", int, "total epochs of the run, counting resumed ones (default 6)"),
+    "batch_size": ("batch_size", int, "samples per step per worker (default 32)"),
+    "lr": ("lr", float, "peak learning rate (default 2e-3, cosine decay)"),
+    "backbone": ("backbone", str, "timm model name of the face stream (default mobilenetv3_small_050)"),
+    "image_size": ("image_size_px", int, "face crop input size in pixels (default 64)"),
+    "frames": ("frames_per_sample", int, "face crops per track per step (default 4)"),
+    "imbalance": ("imbalance", str, "pos_weight (default) or none"),
+    "num_workers": ("num_workers", int, "Ray Train workers (default 1)"),
+    "pretrained_path": ("pretrained_path", str, "local ImageNet weights file for the backbone"),
+}
+
+
+def add_arguments(parser: argparse.ArgumentParser, name: str = "train") -> None:
+    """Register the ``train`` options on ``parser``."""
+    parser.add_argument("lake", help="lake root: a local folder or s3://bucket/prefix")
+    parser.add_argument("--storage-path", required=True, help="where runs live (local folder or s3://)")
+    parser.add_argument(
+        "--name", default="dfdc-av", help="run name; an existing run is resumed (default dfdc-av)"
+    )
+    parser.add_argument("--config", help="training settings file (JSON or YAML, TrainConfig fields)")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                        help="override any training setting, e.g. --set dropout=0.3 (repeatable)")  # fmt: skip
+    parser.add_argument("--val-parts", help="with --split-by part: comma-separated parts that validate")
+    parser.add_argument("--use-gpu", action="store_true", default=None, help="one GPU per worker")
+    parser.add_argument("--address", help="Ray cluster to join (default: RAY_ADDRESS, else a local Ray)")
+    for flag, (_, kind, help_text) in _FLAGS.items():
+        parser.add_argument("--" + flag.replace("_", "-"), dest=flag, type=kind, help=help_text)
+
+
+def _overrides(args: argparse.Namespace) -> dict[str, Any]:
+    values: dict[str, Any] = {field: getattr(args, flag) for flag, (field, _, _) in _FLAGS.items()}
+    values["use_gpu"] = args.use_gpu
+    if args.val_parts:
+        values["val_parts"] = [int(p) for p in args.val_parts.split(",") if p.strip()]
+    return values
+
+
+def run(args: argparse.Namespace) -> int:
+    """Train (or resume) and print a one-line JSON summary; 0 on success."""
+    from dfdc_lake.train.config import load_train_config
+    from dfdc_lake.train.trainer import train
+
+    cfg = load_train_config(args.config, args.overrides).with_overrides(_overrides(args))
+    result = train(args.lake, args.storage_path, args.name, cfg, address=args.address)
+    last = result.metrics[-1] if result.metrics else {}
+    summary = {
+        "run": result.run_url,
+        "epochs_done": len(result.metrics),
+        "best_checkpoint": result.best_checkpoint,
+        "latest_checkpoint": result.latest_checkpoint,
+        "val_log_loss": last.get("val_log_loss"),
+        "prior_log_loss": last.get("prior_log_loss"),
+        "val_auc": last.get("val_auc"),
+    }
+    print(json.dumps(summary), file=sys.stdout, flush=True)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of pipelines/train.py (the same options as ``dfdc-lake train``)."""
+    import logging
+
+    from dfdc_lake.errors import DfdcLakeError
+
+    parser = argparse.ArgumentParser(
+        prog="pipelines/train.py", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    add_arguments(parser)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        return run(args)
+    except DfdcLakeError as err:
+        print(f"train: error: {err}", file=sys.stderr)
+        return 2

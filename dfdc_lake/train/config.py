@@ -1,0 +1,161 @@
+"""The validated training configuration: folds, inputs, model, optimisation and scheduling.
+
+Kept apart from the ingest ``Config`` on purpose: its hash must not change when training settings do,
+or every committed chunk of a lake would look stale. ``train_hash()`` is recorded with each run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from dfdc_lake.errors import ConfigError
+
+__all__ = ["SCHEDULING_FIELDS", "TrainConfig", "load_train_config"]
+
+# Where and how the run is scheduled; left out of the hash (like Config.ray).
+SCHEDULING_FIELDS = frozenset(
+    {"num_workers", "use_gpu", "cpus_per_worker", "keep_checkpoints", "max_failures"}
+)
+
+
+class TrainConfig(BaseModel):
+    """Every training setting, with defaults that train a small detector on CPU in minutes."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    # Input and folds.
+    format: Literal["parquet", "webdataset"] = Field("parquet", description="Which committed shards to read.")
+    split_by: Literal["family", "part"] = Field(
+        "family", description="'family': an original and its fakes share a fold; 'part': whole DFDC parts."
+    )
+    num_folds: int = Field(5, ge=2, description="Folds the families (or parts) are dealt into.")
+    val_fold: int = Field(0, ge=0, description="Which fold validates; the others train.")
+    val_parts: tuple[int, ...] | None = Field(
+        None, description="With split_by='part': these parts validate (overrides num_folds/val_fold)."
+    )
+    seed: int = Field(0, description="Seeds the fold assignment, the model init and the shuffles.")
+
+    # What one sample looks like to the model.
+    image_size_px: int = Field(64, ge=16, description="Face crops are resized to this square size.")
+    frames_per_sample: int = Field(4, ge=1, description="Crops per track per step (random in training).")
+    audio_frames: int = Field(
+        256,
+        ge=8,
+        description="Spectrogram columns per sample (hop 10 ms at the default 16 kHz/160 -> 2.56 s).",
+    )
+
+    # Model.
+    backbone: str = Field("mobilenetv3_small_050", description="timm model name for the face stream.")
+    pretrained_path: str | None = Field(
+        None, description="Local ImageNet weights for the backbone (never downloaded); None = random init."
+    )
+    audio_channels: int = Field(32, ge=4, description="Width of the spectrogram CNN.")
+    fusion_hidden: int = Field(128, ge=8)
+    dropout: float = Field(0.2, ge=0.0, lt=1.0)
+    modality_dropout: float = Field(
+        0.15,
+        ge=0.0,
+        lt=1.0,
+        description="Training share of samples whose face stream is hidden (teaches audio-only).",
+    )
+    aux_weight: float = Field(
+        0.5, ge=0.0, description="Weight of the face_fake and audio_fake auxiliary losses."
+    )
+
+    # Optimisation.
+    epochs: int = Field(6, ge=1)
+    batch_size: int = Field(32, ge=1, description="Per worker.")
+    lr: float = Field(2e-3, gt=0.0)
+    weight_decay: float = Field(1e-4, ge=0.0)
+    imbalance: Literal["pos_weight", "none"] = Field(
+        "pos_weight",
+        description="'pos_weight': BCE weighs fakes by n_real/n_fake, so the ~5.2:1 DFDC imbalance does not "
+        "dominate; logits are then re-calibrated to the wanted fake rate. 'none': plain BCE.",
+    )
+
+    bn_recalibration_samples: int = Field(
+        256,
+        ge=0,
+        description="Recent training samples BatchNorm statistics are recomputed on before validation.",
+    )
+
+    # Scheduling (not hashed).
+    num_workers: int = Field(1, ge=1, description="Ray Train workers.")
+    use_gpu: bool = Field(False, description="One GPU per worker.")
+    cpus_per_worker: float = Field(1.0, gt=0.0)
+    keep_checkpoints: int = Field(2, ge=1, description="Best checkpoints kept (the latest is always kept).")
+    max_failures: int = Field(
+        0,
+        ge=-1,
+        description="Worker-group failures Ray Train recovers from (from the last checkpoint); -1 = no limit.",
+    )
+
+    @model_validator(mode="after")
+    def _check_folds(self) -> TrainConfig:
+        if self.val_fold >= self.num_folds:
+            raise ValueError(f"val_fold {self.val_fold} is not below num_folds {self.num_folds}")
+        if self.val_parts is not None and self.split_by != "part":
+            raise ValueError("val_parts only applies with split_by='part'")
+        return self
+
+    def train_hash(self) -> str:
+        """A short, stable hash of every setting that changes what a run learns."""
+        payload = self.model_dump(mode="json", exclude=set(SCHEDULING_FIELDS))
+        canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
+    def with_overrides(self, overrides: dict[str, Any]) -> TrainConfig:
+        """A copy with the given (non-None) settings replaced and validated."""
+        data = self.model_dump(mode="json")
+        for key, value in overrides.items():
+            if key not in data:
+                raise ConfigError(f"training has no setting {key!r}")
+            if value is not None:
+                data[key] = value
+        return _validate(data, "command-line options")
+
+
+def _validate(data: Any, origin: str) -> TrainConfig:
+    try:
+        return TrainConfig.model_validate(data)
+    except ValidationError as err:
+        raise ConfigError(f"invalid training configuration from {origin}: {err}") from None
+
+
+def load_train_config(path: str | Path | None = None, overrides: list[str] | None = None) -> TrainConfig:
+    """Load training settings from a JSON/YAML file (or defaults) and apply ``key=value`` overrides.
+
+    Values are parsed as JSON where they parse, else kept as strings (``backbone=resnet18``).
+    """
+    data: dict[str, Any] = {}
+    if path is not None:
+        path = Path(path)
+        try:
+            text = path.read_text()
+        except OSError as err:
+            raise ConfigError(f"cannot read training config {path}: {err}") from None
+        if path.suffix in {".yaml", ".yml"}:
+            import yaml
+
+            data = yaml.safe_load(text) or {}
+        else:
+            try:
+                data = json.loads(text)
+            except json.JSONDecodeError as err:
+                raise ConfigError(f"training config {path} is not valid JSON: {err}") from None
+    config = _validate(data, str(path) if path else "defaults")
+    parsed: dict[str, Any] = {}
+    for item in overrides or []:
+        key, sep, raw = item.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"override {item!r} is not of the form key=value")
+        try:
+            parsed[key.strip()] = json.loads(raw)
+        except json.JSONDecodeError:
+            parsed[key.strip()] = raw
+    return config.with_overrides(parsed)

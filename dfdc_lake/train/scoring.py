@@ -1,0 +1,174 @@
+"""Score raw videos with a trained checkpoint: the ingest stages on one clip, then the detector.
+
+Every video gets a probability and a ``mode`` saying what it rests on:
+- ``faces+audio`` / ``faces``: the detector on the clip's face tracks (video P(fake) = max over tracks);
+- ``audio_only``: no face was found but the audio decoded; the fused head runs with the face stream
+  hidden (training hid it for a share of samples, so this is a trained path);
+- ``prior``: nothing usable (broken file, no face and no audio): the fake rate scored for.
+The probability is re-calibrated to ``fake_rate`` (default: the training fake rate) and clipped, as
+DFDC's log loss punishes confident mistakes without bound.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from dfdc_lake.errors import ConfigError
+from dfdc_lake.train.features import InputSpec, decode_rows, spectrogram_window
+from dfdc_lake.train.metrics import shift_logits, sigmoid
+
+__all__ = ["LoadedCheckpoint", "VideoPrediction", "VideoScorer", "load_checkpoint"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class LoadedCheckpoint:
+    """A trained detector and what it needs to score like it was validated."""
+
+    model: Any  # AVDetector in eval mode
+    input_spec: InputSpec
+    train_fake_rate: float
+    model_rate: float
+    meta: dict[str, Any]
+    url: str
+
+
+def _resolve(path: str) -> str:
+    """A checkpoint folder: ``path`` itself, or the best surviving checkpoint of a run folder."""
+    from dfdc_lake.train.loop import CHECKPOINT_FILE
+    from dfdc_lake.train.run_files import RunFiles
+    from dfdc_lake.train.trainer import run_result
+
+    parent, _, name = path.rstrip("/").rpartition("/")
+    if RunFiles.open(parent or ".", name).exists(CHECKPOINT_FILE):
+        return path.rstrip("/")
+    best = run_result(RunFiles.open(parent or ".", name)).best_checkpoint
+    if best is None:
+        raise ConfigError(
+            f"{path} is neither a checkpoint folder ({CHECKPOINT_FILE}) nor a run with checkpoints"
+        )
+    return best
+
+
+def load_checkpoint(path: str, device: str = "cpu") -> LoadedCheckpoint:
+    """Load a checkpoint folder (``.../epoch_NNNN``) or a run folder (its best checkpoint); local or s3://."""
+    import torch
+
+    from dfdc_lake.train.loop import CHECKPOINT_FILE
+    from dfdc_lake.train.model import ModelSpec, build_model
+    from dfdc_lake.train.run_files import pyarrow_filesystem
+
+    url = _resolve(path)
+    filesystem, base = pyarrow_filesystem(url)
+    with filesystem.open_input_stream(f"{base}/{CHECKPOINT_FILE}") as stream:
+        state = torch.load(io.BytesIO(stream.read()), map_location=device, weights_only=False)
+    spec = ModelSpec(**{**state["model_spec"], "pretrained_path": None})  # weights come from the checkpoint
+    model = build_model(spec)
+    model.load_state_dict(state["model"])
+    model.to(device).eval()
+    return LoadedCheckpoint(
+        model=model,
+        input_spec=InputSpec(**state["input_spec"]),
+        train_fake_rate=float(state["train_fake_rate"]),
+        model_rate=float(state["model_rate"]),
+        meta=state.get("meta", {}),
+        url=url,
+    )
+
+
+@dataclass
+class VideoPrediction:
+    """One row of the submission, with how it was obtained."""
+
+    filename: str
+    label: float  # P(fake), clipped
+    mode: str  # faces+audio | faces | audio_only | prior
+    status: str  # the ingest outcome status (ok, no_face, decode_error, ...)
+    reason: str | None = None
+    num_tracks: int = 0
+
+
+@dataclass
+class VideoScorer:
+    """Stage: raw video -> ``VideoPrediction``. ``setup()`` loads MTCNN and the stages once."""
+
+    checkpoint: LoadedCheckpoint
+    config: Any  # dfdc_lake.config.Config used for ingest (same processing as the lake)
+    fake_rate: float | None = None  # None: the training fake rate
+    clip: float = 0.01
+    _processor: Any = field(default=None, init=False, repr=False)
+    _audio: Any = field(default=None, init=False, repr=False)
+
+    def setup(self) -> None:
+        if self._processor is not None:
+            return
+        from dfdc_lake.stages.audio import LogMelExtractor
+        from dfdc_lake.stages.faces import FaceDetector, detect_fn
+        from dfdc_lake.stages.family import FamilyProcessor
+
+        self._processor = FamilyProcessor(self.config, detect_fn(FaceDetector(self.config.faces)))
+        self._processor.setup()
+        self._audio = LogMelExtractor(self.config.audio)
+
+    @property
+    def target_rate(self) -> float:
+        return self.checkpoint.train_fake_rate if self.fake_rate is None else self.fake_rate
+
+    def _probability(self, logits: np.ndarray) -> float:
+        shifted = shift_logits(logits, self.checkpoint.model_rate, self.target_rate)
+        p = float(np.max(sigmoid(shifted))) if len(shifted) else self.target_rate
+        return float(min(max(p, self.clip), 1.0 - self.clip))
+
+    def _run(self, batch: dict[str, np.ndarray], has_face: float) -> np.ndarray:
+        import torch
+
+        model = self.checkpoint.model
+        device = next(model.parameters()).device
+        with torch.no_grad():
+            faces = torch.from_numpy(batch["faces"]).to(device)
+            mel = torch.from_numpy(batch["mel"]).to(device)
+            flags = torch.full((len(faces),), has_face, device=device)
+            out = model(faces, mel, flags, torch.from_numpy(batch["has_audio"]).to(device))
+        return out["fake"].float().cpu().numpy()
+
+    def _audio_only(self, source: str) -> np.ndarray | None:
+        from dfdc_lake.source.storage import read_bytes
+
+        try:
+            features = self._audio.extract(read_bytes(source))
+        except (OSError, RuntimeError, ValueError) as err:  # a broken file's audio is as good as absent
+            log.debug("no audio from %s: %s", source, err)
+            return None
+        if features is None:
+            return None
+        spec = self.checkpoint.input_spec
+        mel = spectrogram_window(features.logmel, spec, False, np.random.default_rng(0))[None]
+        faces = np.zeros((1, spec.frames_per_sample, spec.image_size_px, spec.image_size_px, 3), np.uint8)
+        return self._run({"faces": faces, "mel": mel, "has_audio": np.ones(1, np.float32)}, has_face=0.0)
+
+    def process(self, source: str) -> VideoPrediction:
+        """Score one video (a local path or URL); a bad video gets a row, only a storage outage raises."""
+        from dfdc_lake.lake.schema import sample_to_row
+
+        self.setup()
+        filename = source.rstrip("/").rsplit("/", 1)[-1]
+        samples, outcome = self._processor.process_video(source)
+        status, reason = outcome.status.value, outcome.reason
+        if samples:
+            rows = [sample_to_row(s) for s in samples]
+            batch = decode_rows(rows, self.checkpoint.input_spec, False, np.random.default_rng(0))
+            mode = "faces+audio" if batch["has_audio"].any() else "faces"
+            return VideoPrediction(
+                filename, self._probability(self._run(batch, 1.0)), mode, status, reason, len(rows)
+            )
+        logits = self._audio_only(source) if status not in ("missing", "empty_file") else None
+        if logits is not None:
+            return VideoPrediction(filename, self._probability(logits), "audio_only", status, reason)
+        p = float(min(max(self.target_rate, self.clip), 1.0 - self.clip))
+        return VideoPrediction(filename, p, "prior", status, reason)

@@ -1,0 +1,160 @@
+"""One training epoch and one evaluation pass of the detector (plain torch; Ray-free apart from DDP sync).
+
+Loss = BCE(fake) + aux_weight * (masked BCE(face_fake) + masked BCE(audio_fake)); the masks drop
+samples whose auxiliary label is null in the lake, and a batch without any such label still touches
+the heads (with zero weight) so DistributedDataParallel sees every parameter used.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+__all__ = ["LossSettings", "evaluate", "loss_terms", "recalibrate_batchnorm", "to_tensors", "train_epoch"]
+
+Batch = dict[str, np.ndarray]
+
+
+@dataclass(frozen=True)
+class LossSettings:
+    pos_weight: float | None  # weight of the fake class in the main BCE; None = plain BCE
+    aux_weight: float
+    modality_dropout: float  # share of training samples whose face stream is hidden
+
+
+def to_tensors(batch: Batch, device: torch.device) -> dict[str, torch.Tensor]:
+    """The numeric columns of a decoded batch as tensors on ``device``."""
+    out = {"faces": torch.from_numpy(np.ascontiguousarray(batch["faces"], dtype=np.uint8)).to(device)}
+    out["mel"] = torch.from_numpy(np.ascontiguousarray(batch["mel"], dtype=np.float32)).to(device)
+    for key in ("has_audio", "label", "face_label", "audio_label"):
+        out[key] = torch.from_numpy(np.asarray(batch[key], dtype=np.float32)).to(device)
+    out["has_face"] = torch.ones_like(out["label"]) if "has_face" not in batch else (
+        torch.from_numpy(np.asarray(batch["has_face"], dtype=np.float32)).to(device)
+    )  # fmt: skip
+    return out
+
+
+def _masked_bce(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    known = ~torch.isnan(labels)
+    per_sample = F.binary_cross_entropy_with_logits(logits, torch.nan_to_num(labels), reduction="none")
+    return (per_sample * known).sum() / known.sum().clamp(min=1)
+
+
+def loss_terms(
+    out: dict[str, torch.Tensor], t: dict[str, torch.Tensor], s: LossSettings
+) -> dict[str, torch.Tensor]:
+    """The three loss terms and their weighted total."""
+    pos_weight = None if s.pos_weight is None else torch.tensor(s.pos_weight, device=out["fake"].device)
+    main = F.binary_cross_entropy_with_logits(out["fake"], t["label"], pos_weight=pos_weight)
+    face = _masked_bce(out["face"], t["face_label"])
+    audio = _masked_bce(out["audio"], t["audio_label"] + torch.where(t["has_audio"] > 0, 0.0, float("nan")))
+    return {"loss": main + s.aux_weight * (face + audio), "main": main, "face": face, "audio": audio}
+
+
+def _synced(batches: Iterable[Batch], world_size: int, device: torch.device) -> Iterator[Batch]:
+    """Stop every rank as soon as one runs dry, so DDP all-reduces stay matched across workers."""
+    if world_size <= 1:
+        yield from batches
+        return
+    import torch.distributed as dist
+
+    iterator = iter(batches)
+    while True:
+        batch = next(iterator, None)
+        flag = torch.tensor([0.0 if batch is None else 1.0], device=device)
+        dist.all_reduce(flag, op=dist.ReduceOp.MIN)
+        if batch is None or flag.item() == 0.0:
+            return
+        yield batch
+
+
+def train_epoch(
+    model: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    batches: Iterable[Batch],
+    settings: LossSettings,
+    device: torch.device,
+    world_size: int = 1,
+    rng: np.random.Generator | None = None,
+    keep_recent: list[Batch] | None = None,
+    keep_samples: int = 0,
+) -> dict[str, float]:
+    """One pass over the training batches; returns mean losses and the sample count.
+
+    The last ``keep_samples`` samples' batches are left in ``keep_recent`` (for BN recalibration).
+    """
+    rng = rng or np.random.default_rng()
+    model.train()
+    sums: dict[str, float] = {"loss": 0.0, "main": 0.0, "face": 0.0, "audio": 0.0}
+    seen = 0
+    for batch in _synced(batches, world_size, device):
+        if keep_recent is not None and keep_samples > 0:
+            keep_recent.append(batch)
+            while sum(len(b["label"]) for b in keep_recent[1:]) >= keep_samples:
+                keep_recent.pop(0)
+        t = to_tensors(batch, device)
+        hide = rng.random(len(batch["label"])) < settings.modality_dropout
+        t["has_face"] = torch.from_numpy((~hide).astype(np.float32)).to(device)
+        out = model(t["faces"], t["mel"], t["has_face"], t["has_audio"])
+        terms = loss_terms(out, t, settings)
+        optimizer.zero_grad(set_to_none=True)
+        terms["loss"].backward()
+        optimizer.step()
+        n = len(batch["label"])
+        seen += n
+        for key in sums:
+            sums[key] += float(terms[key].detach()) * n
+    return {f"train_{k}": v / max(seen, 1) for k, v in sums.items()} | {"train_samples": seen}
+
+
+@torch.no_grad()
+def recalibrate_batchnorm(model: torch.nn.Module, batches: list[Batch], device: torch.device) -> int:
+    """Recompute BatchNorm running statistics with the final weights of the epoch (precise BN).
+
+    Running averages collected while the weights were moving lag behind them; on short runs (few
+    steps per epoch) that alone can wreck evaluation-mode calibration. Returns the samples used.
+    """
+    norms = [m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+    if not norms or not batches:
+        return 0
+    momenta = [m.momentum for m in norms]
+    for m in norms:
+        m.reset_running_stats()
+        m.momentum = None  # cumulative average over the batches below
+    model.train()
+    used = 0
+    for batch in batches:
+        t = to_tensors(batch, device)
+        model(t["faces"], t["mel"], t["has_face"], t["has_audio"])
+        used += len(batch["label"])
+    for m, momentum in zip(norms, momenta, strict=True):
+        m.momentum = momentum
+    return used
+
+
+@torch.no_grad()
+def evaluate(model: torch.nn.Module, batches: Iterable[Batch], device: torch.device) -> dict[str, Any]:
+    """Per-track logits of every head, with labels and video ids, over the given batches.
+
+    Pass the unwrapped module (not the DDP wrapper): ranks hold different numbers of validation
+    batches, and DDP's forward would try to synchronise buffers between them.
+    """
+    model.eval()
+    parts: dict[str, list[np.ndarray]] = {k: [] for k in ("fake", "face", "audio", "label", "face_label")}
+    parts.update({"audio_label": [], "video_id": []})
+    for batch in batches:
+        t = to_tensors(batch, device)
+        logits = model(t["faces"], t["mel"], t["has_face"], t["has_audio"])
+        for key in ("fake", "face", "audio"):
+            parts[key].append(logits[key].float().cpu().numpy())
+        audio_label = np.where(np.asarray(batch["has_audio"]) > 0, batch["audio_label"], np.nan)
+        parts["audio_label"].append(np.asarray(audio_label, dtype=np.float64))
+        for key in ("label", "face_label"):
+            parts[key].append(np.asarray(batch[key], dtype=np.float64))
+        parts["video_id"].append(np.asarray(batch["video_id"]).astype(str).astype(object))
+    return {k: (np.concatenate(v) if v else np.zeros(0)) for k, v in parts.items()}

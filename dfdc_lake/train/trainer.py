@@ -1,0 +1,214 @@
+"""The training driver: lake index -> folds -> input pipeline -> Ray Train ``TorchTrainer`` -> run files.
+
+A run lives in ``STORAGE_PATH/NAME`` (local or ``s3://``): Ray Train's checkpoints ``epoch_NNNN/``
+plus ``run.json``, ``folds.json`` and ``metrics.jsonl``. Starting the same name again resumes from
+its last checkpoint with the folds it was started with.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from dfdc_lake.errors import ConfigError
+from dfdc_lake.train.config import TrainConfig
+from dfdc_lake.train.features import InputSpec
+from dfdc_lake.train.folds import FoldAssignment, assign_folds
+from dfdc_lake.train.lake_index import LakeIndex, read_lake_index
+from dfdc_lake.train.loop import METRICS_FILE, WorkerPlan, train_loop_per_worker
+from dfdc_lake.train.model import ModelSpec
+from dfdc_lake.train.run_files import RunFiles, pyarrow_filesystem
+from dfdc_lake.train.steps import LossSettings
+
+__all__ = ["TrainResult", "run_result", "train"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class TrainResult:
+    """What a finished (or resumed and finished) run produced."""
+
+    run_url: str
+    metrics: list[dict[str, Any]] = field(default_factory=list)  # one record per epoch, all invocations
+    latest_checkpoint: str | None = None
+    best_checkpoint: str | None = None  # lowest val_log_loss
+
+
+def _ingest_config(lake_url: str, config_hashes: set[str]) -> dict[str, Any] | None:
+    """The ingest config of the lake's chunks (from its run records), so predict can process alike."""
+    from dfdc_lake.lake.runs import read_run_records
+
+    for record in reversed(read_run_records(lake_url)):
+        if record.get("config_hash") in config_hashes and isinstance(record.get("config"), dict):
+            return record["config"]
+    return None
+
+
+def _folds(run: RunFiles, index: LakeIndex, cfg: TrainConfig) -> FoldAssignment:
+    saved = run.read_text("folds.json")
+    if saved is not None:
+        folds = FoldAssignment.from_json(saved)
+        log.info("reusing the folds of %s (%d families)", run.url, len(folds.family_fold))
+        return folds
+    folds = assign_folds(
+        index.videos,
+        split_by=cfg.split_by,
+        num_folds=cfg.num_folds,
+        val_fold=cfg.val_fold,
+        seed=cfg.seed,
+        val_parts=cfg.val_parts,
+    )
+    run.write_text("folds.json", folds.to_json())
+    return folds
+
+
+def _imbalance(
+    index: LakeIndex, train_families: frozenset[str], cfg: TrainConfig
+) -> tuple[float, float, float | None]:
+    """(training fake rate, rate the logits are calibrated for, pos_weight or None)."""
+    train_videos = [v for v in index.videos if v.family_id in train_families]
+    fakes = sum(v.is_fake for v in train_videos)
+    reals = len(train_videos) - fakes
+    if fakes == 0 or reals == 0:
+        raise ConfigError(
+            f"the training side has {fakes} fake and {reals} real videos; both classes are needed"
+        )
+    rate = fakes / len(train_videos)
+    if cfg.imbalance == "pos_weight":
+        return rate, 0.5, reals / fakes
+    return rate, rate, None
+
+
+def _source(
+    index: LakeIndex, folds: FoldAssignment, cfg: TrainConfig, spec: InputSpec
+) -> tuple[Any, dict[str, Any]]:
+    """The worker-side batch source, and the Ray datasets to hand to the trainer (Parquet training only)."""
+    from dfdc_lake.train.sources import RayDataBatches, SplitSources, StreamedShardBatches
+
+    filesystem, _ = pyarrow_filesystem(index.lake_url)
+    families = {side: folds.families(side) for side in ("train", "val")}
+    paths = {side: [pyarrow_filesystem(u)[1] for u in index.shard_urls(families[side])] for side in families}
+    streamed = StreamedShardBatches(cfg.format, filesystem, paths, families, spec, cfg.batch_size, cfg.seed)
+    if cfg.format == "webdataset":
+        return streamed, {}
+    import ray.data
+
+    from dfdc_lake.train.ray_data import parquet_dataset
+
+    # One JSON line per epoch says more than Ray Data's per-operator bars in a job log.
+    ray.data.DataContext.get_current().enable_progress_bars = False
+    train = parquet_dataset(paths["train"], filesystem, families["train"], spec, train=True)
+    return SplitSources(RayDataBatches(cfg.batch_size), streamed), {"train": train}
+
+
+def _plan(
+    index: LakeIndex, folds: FoldAssignment, run: RunFiles, cfg: TrainConfig
+) -> tuple[WorkerPlan, dict[str, Any]]:
+    lake = index.lake_url
+    train_rate, model_rate, pos_weight = _imbalance(index, folds.families("train"), cfg)
+    ingest = _ingest_config(lake, index.config_hashes)
+    n_mels = int((ingest or {}).get("audio", {}).get("n_mels", 64))
+    spec = InputSpec(cfg.image_size_px, cfg.frames_per_sample, cfg.audio_frames, n_mels)
+    source, datasets = _source(index, folds, cfg, spec)
+    meta = {
+        "lake": lake,
+        "format": cfg.format,
+        "train_hash": cfg.train_hash(),
+        "ingest_config": ingest,
+        "ingest_config_hashes": sorted(index.config_hashes),
+        "folds": {
+            "split_by": folds.split_by,
+            "seed": folds.seed,
+            "val_fold": folds.val_fold,
+            "counts": folds.counts,
+        },
+        "imbalance": {
+            "method": cfg.imbalance,
+            "pos_weight": pos_weight,
+            "train_fake_rate": train_rate,
+            "logits_calibrated_for_fake_rate": model_rate,
+        },
+        "video_aggregation": "max over face tracks",
+    }
+    model_spec = ModelSpec(
+        cfg.backbone, cfg.audio_channels, cfg.fusion_hidden, cfg.dropout, cfg.pretrained_path
+    )
+    loss = LossSettings(pos_weight, cfg.aux_weight, cfg.modality_dropout)
+    plan = WorkerPlan(cfg, model_spec, spec, loss, train_rate, model_rate, source, run, meta)
+    return plan, datasets
+
+
+def _run_config(storage_path: str, name: str, cfg: TrainConfig) -> Any:
+    from ray.train import CheckpointConfig, FailureConfig, RunConfig
+
+    filesystem, base = pyarrow_filesystem(storage_path)
+    return RunConfig(
+        name=name,
+        storage_path=base,
+        storage_filesystem=filesystem,
+        checkpoint_config=CheckpointConfig(
+            num_to_keep=cfg.keep_checkpoints,
+            checkpoint_score_attribute="val_log_loss",
+            checkpoint_score_order="min",
+        ),
+        failure_config=FailureConfig(max_failures=cfg.max_failures),
+    )
+
+
+def train(
+    lake: str, storage_path: str, name: str, cfg: TrainConfig | None = None, address: str | None = None
+) -> TrainResult:
+    """Train (or resume) the run ``storage_path/name`` on the committed shards of ``lake``.
+
+    Args:
+        lake: lake root (local path or ``s3://bucket/prefix``).
+        storage_path: where runs live (local or ``s3://``); checkpoints and run files go under ``name``.
+        name: the run name; an existing run of that name is resumed from its last checkpoint.
+        cfg: training settings (defaults when None).
+        address: Ray cluster to join; None joins ``RAY_ADDRESS`` or starts a local Ray.
+    """
+    cfg = cfg or TrainConfig()
+    run = RunFiles.open(storage_path, name)
+    index = read_lake_index(lake, cfg.format)  # a lake without commits fails here, before Ray is touched
+    folds = _folds(run, index, cfg)
+    from ray.train import ScalingConfig
+    from ray.train.torch import TorchTrainer
+
+    from dfdc_lake.distributed.ingest import connect_ray
+
+    connect_ray(address)
+    plan, datasets = _plan(index, folds, run, cfg)
+    run.write_json("run.json", {"name": name, "train_config": cfg.model_dump(mode="json"), **plan.meta})
+    trainer = TorchTrainer(
+        train_loop_per_worker,
+        train_loop_config={"plan": plan},
+        scaling_config=ScalingConfig(
+            num_workers=cfg.num_workers,
+            use_gpu=cfg.use_gpu,
+            resources_per_worker={"CPU": cfg.cpus_per_worker},
+        ),
+        run_config=_run_config(storage_path, name, cfg),
+        datasets=datasets or None,
+    )
+    started = time.monotonic()
+    trainer.fit()
+    log.info("training of %s finished in %.1f s", run.url, time.monotonic() - started)
+    return run_result(run)
+
+
+def run_result(run: RunFiles) -> TrainResult:
+    """Summarise a run directory from its ``metrics.jsonl`` (latest and best surviving checkpoints)."""
+    records = run.read_jsonl(METRICS_FILE)
+    existing = [r for r in records if r.get("checkpoint") and run.dir_exists(r["checkpoint"])]
+    latest = max(existing, key=lambda r: r["epoch"], default=None)
+    scored = [r for r in existing if r.get("val_log_loss") is not None]
+    best = min(scored, key=lambda r: r["val_log_loss"], default=None)
+    return TrainResult(
+        run_url=run.url,
+        metrics=records,
+        latest_checkpoint=f"{run.url}/{latest['checkpoint']}" if latest else None,
+        best_checkpoint=f"{run.url}/{best['checkpoint']}" if best else None,
+    )

@@ -1,0 +1,89 @@
+"""The input side without Ray: commit records -> shard lists, both shard formats -> identical model inputs,
+and the model's losses on them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pyarrow.fs as pafs
+import pytest
+import torch
+
+from dfdc_lake.errors import LakeCommitError
+from dfdc_lake.lake.reader import committed_shards
+from dfdc_lake.train.features import InputSpec, decode_rows, pick_frames, spectrogram_window
+from dfdc_lake.train.lake_index import read_lake_index
+from dfdc_lake.train.model import ModelSpec, build_model
+from dfdc_lake.train.sources import iter_parquet_rows, iter_webdataset_rows
+from dfdc_lake.train.steps import LossSettings, loss_terms, recalibrate_batchnorm, to_tensors, train_epoch
+
+SPEC = InputSpec(image_size_px=32, frames_per_sample=2, audio_frames=64, n_mels=64)
+
+
+def test_lake_index_names_only_committed_shards(synth_lake: Path) -> None:
+    index = read_lake_index(str(synth_lake), "parquet")
+    assert sorted(u for c in index.chunks for u in c.shard_urls) == sorted(committed_shards(str(synth_lake)))
+    assert index.skipped_videos == len(index.chunks)  # one no-face video per chunk, no samples
+    assert len(index.videos) == len(index.samples_per_video)
+    # An orphan shard of a crashed attempt is never read: nothing lists chunks/.
+    orphan = (
+        synth_lake / "chunks" / index.chunks[0].chunk_id / "20990101T000000-deadbeef" / "part-00000.parquet"
+    )
+    orphan.parent.mkdir(parents=True)
+    orphan.write_bytes(b"not parquet")
+    try:
+        assert str(orphan) not in read_lake_index(str(synth_lake)).shard_urls(index.chunks[0].families)
+    finally:
+        orphan.unlink()
+        orphan.parent.rmdir()
+
+
+def test_an_uncommitted_lake_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(LakeCommitError, match="no committed chunks"):
+        read_lake_index(str(tmp_path))
+
+
+def test_parquet_and_webdataset_rows_decode_to_the_same_inputs(synth_lake: Path) -> None:
+    fs = pafs.LocalFileSystem()
+    parquet = list(iter_parquet_rows(fs, committed_shards(str(synth_lake), "parquet")))
+    tars = list(iter_webdataset_rows(fs, committed_shards(str(synth_lake), "webdataset")))
+    assert [r["sample_id"] for r in parquet] == [r["sample_id"] for r in tars]
+    a = decode_rows(parquet[:12], SPEC, False, np.random.default_rng(0))
+    b = decode_rows(tars[:12], SPEC, False, np.random.default_rng(0))
+    for key in ("faces", "mel", "has_audio", "label"):
+        np.testing.assert_array_equal(a[key], b[key])
+    np.testing.assert_array_equal(np.isnan(a["face_label"]), np.isnan(b["face_label"]))
+    assert a["faces"].shape == (12, 2, 32, 32, 3) and a["faces"].dtype == np.uint8
+    assert a["mel"].shape == (12, 64, 64)
+
+
+def test_frame_and_window_choice() -> None:
+    rng = np.random.default_rng(0)
+    assert pick_frames(10, 3, False, rng).tolist() == [0, 4, 9]
+    assert len(pick_frames(2, 5, True, rng)) == 5  # fewer crops than wanted: sampled with replacement
+    mel = np.arange(64 * 100, dtype=np.float32).reshape(64, 100)
+    centre = spectrogram_window(mel, SPEC, False, rng)
+    np.testing.assert_array_equal(centre, mel[:, 18:82])
+    silent = spectrogram_window(None, SPEC, True, rng)
+    assert silent.shape == (64, 64) and (silent == silent[0, 0]).all()
+
+
+def test_losses_mask_unknown_labels_and_training_lowers_them(synth_lake: Path) -> None:
+    torch.manual_seed(0)
+    rows = list(iter_parquet_rows(pafs.LocalFileSystem(), committed_shards(str(synth_lake), "parquet")))[:32]
+    batch = decode_rows(rows, SPEC, True, np.random.default_rng(0))
+    assert np.isnan(batch["face_label"]).any()  # the lake has unknown modality labels
+    model = build_model(ModelSpec(audio_channels=8, fusion_hidden=16), seed=0)
+    settings = LossSettings(pos_weight=0.3, aux_weight=0.5, modality_dropout=0.2)
+    t = to_tensors(batch, torch.device("cpu"))
+    first = loss_terms(model(t["faces"], t["mel"], t["has_face"], t["has_audio"]), t, settings)
+    assert all(torch.isfinite(v) for v in first.values())
+    optimizer = torch.optim.AdamW(model.parameters(), lr=3e-3)
+    recent: list = []
+    for _ in range(6):
+        stats = train_epoch(
+            model, optimizer, [batch], settings, torch.device("cpu"), keep_recent=recent, keep_samples=32
+        )
+    assert stats["train_loss"] < float(first["loss"].detach())
+    assert recalibrate_batchnorm(model, recent, torch.device("cpu")) == 32

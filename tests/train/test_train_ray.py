@@ -1,0 +1,108 @@
+"""Training through Ray Train on real local Ray: learning, folds, checkpoints, resume, WebDataset, S3."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+from dfdc_lake.lake.reader import committed_shards
+from dfdc_lake.train.folds import FoldAssignment
+from tests.train.conftest import TRAIN_ARGS, TrainedRun, run_cli
+from tests.train.synthetic_lake import LakeSpec, write_lake
+
+pytestmark = [pytest.mark.ray, pytest.mark.slow]
+
+
+def _lake_families(lake: Path) -> dict[str, set[str]]:
+    """family_id -> video ids, read from the committed Parquet rows themselves."""
+    families: dict[str, set[str]] = {}
+    for url in committed_shards(str(lake), "parquet"):
+        for row in pq.read_table(url, columns=["family_id", "video_id"]).to_pylist():
+            families.setdefault(row["family_id"], set()).add(row["video_id"])
+    return families
+
+
+def test_training_beats_the_prior_and_writes_the_run(trained_run: TrainedRun) -> None:
+    metrics = trained_run.metrics()
+    assert [m["epoch"] for m in metrics] == [0, 1, 2, 3]
+    last = metrics[-1]
+    # The prior always answers the training fake rate; the detector must clearly do better.
+    assert last["val_log_loss"] < last["prior_log_loss"] - 0.1, metrics
+    assert last["val_auc"] > 0.8
+    assert last["val_face_auc"] is not None and last["val_audio_auc"] is not None
+    assert 0.0 <= last["val_accuracy"] <= 1.0
+    assert (trained_run.run_dir / last["checkpoint"] / "model.pt").is_file()
+    run = json.loads((trained_run.run_dir / "run.json").read_text())
+    assert run["imbalance"]["method"] == "pos_weight"
+    assert run["imbalance"]["pos_weight"] == pytest.approx(
+        (1 - run["imbalance"]["train_fake_rate"]) / run["imbalance"]["train_fake_rate"]
+    )
+    summary = json.loads(trained_run.stdout.strip().splitlines()[-1])
+    assert summary["epochs_done"] == 4 and summary["best_checkpoint"].startswith(str(trained_run.run_dir))
+
+
+def test_family_folds_never_leak(trained_run: TrainedRun) -> None:
+    folds = FoldAssignment.from_json((trained_run.run_dir / "folds.json").read_text())
+    families = _lake_families(trained_run.lake)
+    assert set(folds.family_fold) == set(families)
+    train, val = folds.families("train"), folds.families("val")
+    assert train and val and not (train & val)
+    # Every video of a family sits on its family's side: no original/fake pair is split.
+    train_videos = {v for f in train for v in families[f]}
+    val_videos = {v for f in val for v in families[f]}
+    assert not (train_videos & val_videos)
+    metrics = trained_run.metrics()[-1]
+    assert metrics["val_videos"] == len(val_videos)
+
+
+def test_rerun_resumes_from_the_last_checkpoint(trained_run: TrainedRun, ray_driver: str) -> None:
+    before = trained_run.metrics()
+    at = TRAIN_ARGS.index("--epochs") + 1
+    args = [*TRAIN_ARGS[:at], "5", *TRAIN_ARGS[at + 1 :]]  # the same run, one epoch longer
+    where = [str(trained_run.lake), "--storage-path", str(trained_run.storage), "--name", trained_run.name]
+    code, stdout = run_cli(["train", *where, *args, "--address", ray_driver])
+    assert code == 0
+    after = trained_run.metrics()
+    assert [m["epoch"] for m in after] == [0, 1, 2, 3, 4]
+    assert after[:4] == before  # earlier epochs untouched: only epoch 4 ran
+    assert (trained_run.run_dir / "epoch_0004" / "model.pt").is_file()
+    assert json.loads(stdout.strip().splitlines()[-1])["epochs_done"] == 5
+
+
+def test_webdataset_with_two_workers_sees_every_validation_sample(
+    synth_lake: Path, ray_driver: str, tmp_path: Path
+) -> None:
+    options = (
+        "--name wds --format webdataset --num-workers 2 --epochs 1 --batch-size 8 --frames 1 --num-folds 4"
+    )
+    argv = ["train", str(synth_lake), "--storage-path", str(tmp_path), *options.split()]
+    code, _ = run_cli([*argv, "--address", ray_driver])
+    assert code == 0
+    (record,) = [json.loads(line) for line in (tmp_path / "wds" / "metrics.jsonl").read_text().splitlines()]
+    folds = FoldAssignment.from_json((tmp_path / "wds" / "folds.json").read_text())
+    families = _lake_families(synth_lake)
+    val_videos = {v for f in folds.families("val") for v in families[f]}
+    assert record["val_videos"] == len(val_videos)  # two ranks, each sample scored exactly once
+    assert record["train_samples"] > 0 and record["val_log_loss"] is not None
+
+
+@pytest.mark.s3
+def test_training_from_an_s3_lake_to_s3_storage(s3_lake_url: str, ray_driver: str) -> None:
+    from dfdc_lake.lake.reader import filesystem_for
+    from dfdc_lake.train.scoring import load_checkpoint
+
+    write_lake(s3_lake_url, LakeSpec(families=12, parts=2, chunks_per_part=1))
+    runs = s3_lake_url.rsplit("/", 1)[0] + "/runs"
+    options = ["--name", "s3run", "--epochs", "1", "--batch-size", "8", "--frames", "1", "--num-folds", "3"]
+    code, _ = run_cli(["train", s3_lake_url, "--storage-path", runs, *options, "--address", ray_driver])
+    assert code == 0
+    fs = filesystem_for(runs)
+    run_dir = runs.removeprefix("s3://") + "/s3run"
+    assert fs.exists(f"{run_dir}/folds.json") and fs.exists(f"{run_dir}/epoch_0000/model.pt")
+    (record,) = [json.loads(line) for line in fs.cat_file(f"{run_dir}/metrics.jsonl").decode().splitlines()]
+    assert record["epoch"] == 0 and record["val_videos"] > 0
+    loaded = load_checkpoint(f"{runs}/s3run")
+    assert loaded.url.endswith("/s3run/epoch_0000") and loaded.meta["lake"] == s3_lake_url
