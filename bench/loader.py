@@ -4,8 +4,10 @@ Both loaders produce the same tensors from the same samples (K random crops deco
 log-mel window, labels); only where the bytes come from differs:
 
 - lake: stream the committed Parquet shards (found through commit records), record batch by record batch;
-- files: ``ROOT/files/<video_id>/<sample_id>_<NNN>.jpg`` per crop, ``<sample_id>.logmel.npy`` per track,
-  with an index CSV, read file by file (what a PyTorch ``Dataset`` over a crop folder does).
+- files: ``ROOT/files-<fmt>/<video_id>/<sample_id>_<NNN>.<fmt>`` per crop, ``<sample_id>.logmel.npy`` per
+  track, with an index CSV, read file by file (what a PyTorch ``Dataset`` over a crop folder does).
+  ``png`` is the winners' layout (loose PNG crops); ``jpg`` holds the lake's own JPEG bytes, so it
+  isolates the cost of the layout from the cost of the image format.
 
     python bench/loader.py                       # synthetic corpus -> ingest -> lake -> both layouts
     python bench/loader.py --lake ./lake         # an existing lake (the crop tree is exported from it)
@@ -18,13 +20,14 @@ from __future__ import annotations
 
 import argparse
 import csv
+import functools
 import io
 import itertools
 import json
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -53,8 +56,19 @@ def _fs(url: str) -> tuple[Any, str]:
     return pyarrow_filesystem(url)
 
 
-def export_files(lake: str, root: str) -> int:
-    """Write every committed sample of ``lake`` as one JPEG per crop (+ one .npy per track) under ``root``."""
+def _as_format(crop_jpeg: bytes, fmt: str) -> bytes:
+    if fmt == "jpg":
+        return crop_jpeg
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    with Image.open(io.BytesIO(crop_jpeg)) as image:
+        image.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def export_files(lake: str, root: str, fmt: str) -> int:
+    """Write every committed sample of ``lake`` as one image per crop (+ one .npy per track) under ``root``."""
     from dfdc_lake.lake.reader import committed_shards
     from dfdc_lake.train.sources import iter_parquet_rows
 
@@ -62,11 +76,11 @@ def export_files(lake: str, root: str) -> int:
     fs, base = _fs(root)
     rows_out = []
     for row in iter_parquet_rows(lake_fs, [_fs(u)[1] for u in committed_shards(lake, "parquet")]):
-        folder = f"{base}/files/{row['video_id']}"
+        folder = f"{base}/files-{fmt}/{row['video_id']}"
         fs.create_dir(folder, recursive=True)
         for i, crop in enumerate(row["crops_jpeg"]):
-            with fs.open_output_stream(f"{folder}/{row['sample_id']}_{i:03d}.jpg") as f:
-                f.write(crop)
+            with fs.open_output_stream(f"{folder}/{row['sample_id']}_{i:03d}.{fmt}") as f:
+                f.write(_as_format(crop, fmt))
         if row["logmel_f16"] is not None:
             mel = np.frombuffer(row["logmel_f16"], dtype="<f2").reshape(row["logmel_shape"])
             buffer = io.BytesIO()
@@ -80,7 +94,7 @@ def export_files(lake: str, root: str) -> int:
     writer = csv.DictWriter(text, fieldnames=INDEX_COLUMNS)
     writer.writeheader()
     writer.writerows(rows_out)
-    with fs.open_output_stream(f"{base}/files/index.csv") as f:
+    with fs.open_output_stream(f"{base}/files-{fmt}/index.csv") as f:
         f.write(text.getvalue().encode())
     return len(rows_out)
 
@@ -89,18 +103,18 @@ def _bool(text: str) -> bool | None:
     return None if text == "" else text == "True"
 
 
-def file_rows(root: str, spec: InputSpec, rng: np.random.Generator) -> Iterator[dict[str, Any]]:
-    """Rows read crop file by crop file: only the K crops a step uses are opened."""
+def file_rows(root: str, fmt: str, spec: InputSpec, rng: np.random.Generator) -> Iterator[dict[str, Any]]:
+    """Rows read crop file by crop file: only the K crops a step uses are opened (PIL decodes either format)."""
     from dfdc_lake.train.features import pick_frames
 
     fs, base = _fs(root)
-    with fs.open_input_stream(f"{base}/files/index.csv") as f:
+    with fs.open_input_stream(f"{base}/files-{fmt}/index.csv") as f:
         index = list(csv.DictReader(io.StringIO(f.read().decode())))
     for entry in index:
-        folder, key = f"{base}/files/{entry['video_id']}", entry["sample_id"]
+        folder, key = f"{base}/files-{fmt}/{entry['video_id']}", entry["sample_id"]
         crops: list[bytes] = []
         for i in pick_frames(int(entry["num_crops"]), spec.frames_per_sample, True, rng):
-            with fs.open_input_stream(f"{folder}/{key}_{i:03d}.jpg") as f:
+            with fs.open_input_stream(f"{folder}/{key}_{i:03d}.{fmt}") as f:
                 crops.append(f.read())  # decode_rows then decodes exactly these K
         logmel = None
         if entry["has_audio"] == "True":
@@ -164,6 +178,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--frames", type=int, default=4, help="crops decoded per sample")
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--passes", type=int, default=3, help="timed passes over the data per loader")
+    parser.add_argument(
+        "--file-formats", default="png,jpg", help="crop-file layouts to compare: png (the winners'), jpg"
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON line instead of text")
     return parser
 
@@ -173,28 +190,34 @@ def main(argv: list[str] | None = None) -> int:
     work = Path(args.work or tempfile.mkdtemp(prefix="dfdc-bench-"))
     root = args.root or str(work / "layout")
     lake = same_store_lake(args.lake or build_lake(work, args.families, args.address or "local"), root)
-    exported = export_files(lake, root)
+    formats = [fmt for fmt in args.file_formats.split(",") if fmt]
+    exported = {fmt: export_files(lake, root, fmt) for fmt in formats}
     spec = InputSpec(args.image_size, args.frames, 256, 64)
     rng = np.random.default_rng(0)
-    loaders = {"lake": lambda: lake_rows(lake), "files": lambda: file_rows(root, spec, rng)}
+    loaders: dict[str, Callable[[], Iterator[dict[str, Any]]]] = {"lake": lambda: lake_rows(lake)}
+    for fmt in formats:
+        loaders[f"files-{fmt}"] = functools.partial(file_rows, root, fmt, spec, rng)
     rates = {}
     for name, rows in loaders.items():
         measure(rows(), spec, args.batch_size, rng)  # warm caches, imports and connections
         timed = [measure(rows(), spec, args.batch_size, rng) for _ in range(args.passes)]
         rates[name] = sum(n for n, _ in timed) / sum(s for _, s in timed)
+    samples = next(iter(exported.values()))
     report = {
-        "samples": exported, "lake": lake, "files_root": f"{root}/files",
-        "lake_samples_per_s": round(rates["lake"], 1), "files_samples_per_s": round(rates["files"], 1),
-        "ratio": round(rates["lake"] / rates["files"], 2),
+        "samples": samples, "lake": lake, "files_root": root,
+        "samples_per_s": {name: round(rate, 1) for name, rate in rates.items()},
+        "lake_speedup": {name: round(rates["lake"] / rate, 2) for name, rate in rates.items() if name != "lake"},
         "frames_per_sample": args.frames, "image_size_px": args.image_size,
     }  # fmt: skip
     if args.json:
         print(json.dumps(report))
         return 0
-    print(f"{exported} samples, {args.frames} crops each at {args.image_size}px, {args.passes} passes")
-    print(f"  lake shards ({lake}): {report['lake_samples_per_s']:9.1f} samples/s")
-    print(f"  one file per crop ({root}/files): {report['files_samples_per_s']:9.1f} samples/s")
-    print(f"  ratio lake / files: {report['ratio']}x")
+    print(f"{samples} samples, {args.frames} crops each at {args.image_size}px, {args.passes} passes")
+    print(f"  {'lake shards (' + lake + ')':60}{rates['lake']:9.1f} samples/s")
+    for fmt in formats:
+        name = f"files-{fmt}"
+        label = f"one .{fmt} file per crop ({root}/{name})"
+        print(f"  {label:60}{rates[name]:9.1f} samples/s   lake is {report['lake_speedup'][name]}x faster")
     return 0
 
 
