@@ -152,6 +152,14 @@ def measure(
     return count, time.perf_counter() - started
 
 
+def drop_page_cache() -> None:
+    """Empty Linux's page cache (root only), so a pass reads from the disk as a corpus larger than RAM does."""
+    import os
+
+    os.sync()
+    Path("/proc/sys/vm/drop_caches").write_text("3\n")
+
+
 def same_store_lake(lake: str, root: str) -> str:
     """The lake to read: copied under ``root`` when ``root`` is on another store (compare like with like)."""
     if lake.startswith("s3://") == root.startswith("s3://"):
@@ -181,6 +189,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--file-formats", default="png,jpg", help="crop-file layouts to compare: png (the winners'), jpg"
     )
+    parser.add_argument(
+        "--cold", action="store_true", help="drop the page cache before every timed pass (Linux, root)"
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON line instead of text")
     return parser
 
@@ -197,22 +208,29 @@ def main(argv: list[str] | None = None) -> int:
     loaders: dict[str, Callable[[], Iterator[dict[str, Any]]]] = {"lake": lambda: lake_rows(lake)}
     for fmt in formats:
         loaders[f"files-{fmt}"] = functools.partial(file_rows, root, fmt, spec, rng)
-    rates = {}
+    rates: dict[str, float] = {}
     for name, rows in loaders.items():
-        measure(rows(), spec, args.batch_size, rng)  # warm caches, imports and connections
-        timed = [measure(rows(), spec, args.batch_size, rng) for _ in range(args.passes)]
+        measure(rows(), spec, args.batch_size, rng)  # warm imports and connections (and the page cache)
+        timed = []
+        for _ in range(args.passes):
+            if args.cold:
+                drop_page_cache()
+            timed.append(measure(rows(), spec, args.batch_size, rng))
         rates[name] = sum(n for n, _ in timed) / sum(s for _, s in timed)
     samples = next(iter(exported.values()))
     report = {
         "samples": samples, "lake": lake, "files_root": root,
         "samples_per_s": {name: round(rate, 1) for name, rate in rates.items()},
         "lake_speedup": {name: round(rates["lake"] / rate, 2) for name, rate in rates.items() if name != "lake"},
-        "frames_per_sample": args.frames, "image_size_px": args.image_size,
+        "frames_per_sample": args.frames, "image_size_px": args.image_size, "cold_cache": args.cold,
     }  # fmt: skip
     if args.json:
         print(json.dumps(report))
         return 0
-    print(f"{samples} samples, {args.frames} crops each at {args.image_size}px, {args.passes} passes")
+    cache = "cold page cache (dropped before each pass)" if args.cold else "warm page cache"
+    print(
+        f"{samples} samples, {args.frames} crops each at {args.image_size}px, {args.passes} passes, {cache}"
+    )
     print(f"  {'lake shards (' + lake + ')':60}{rates['lake']:9.1f} samples/s")
     for fmt in formats:
         name = f"files-{fmt}"
