@@ -36,19 +36,44 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+def _setup_logging(verbose: bool) -> None:
     logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
+        level=logging.DEBUG if verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    module = importlib.import_module(args._module)
+
+
+def _run(module_name: str, args: argparse.Namespace) -> int:
+    """Run a parsed command; the errors dfdc-lake raises on purpose become one line and exit status 2."""
+    module = importlib.import_module(module_name)
     try:
         return int(module.run(args) or 0)
     except DfdcLakeError as err:
         print(f"dfdc-lake {args.command}: error: {err}", file=sys.stderr)
         return 2
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    _setup_logging(args.verbose)
+    return _run(args._module, args)
+
+
+def run_command(name: str, argv: list[str] | None = None, prog: str | None = None) -> int:
+    """One subcommand as a stand-alone script (``pipelines/*.py``), with the same options and errors."""
+    module_name, help_text = COMMANDS[name]
+    module = importlib.import_module(module_name)
+    parser = argparse.ArgumentParser(
+        prog=prog,
+        description=module.__doc__ or help_text,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    module.add_arguments(parser, name)
+    args = parser.parse_args(argv)
+    args.command = name
+    _setup_logging(False)
+    return _run(module_name, args)
 
 
 if __name__ == "__main__":

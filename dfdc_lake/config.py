@@ -90,7 +90,9 @@ class LabelConfig(_Section):
 class LakeConfig(_Section):
     formats: tuple[Literal["parquet", "webdataset"], ...] = ("parquet", "webdataset")
     shard_target_bytes: int = Field(256 * 1024 * 1024, ge=1024)
-    videos_per_chunk: int = Field(60, ge=1, description="Families are packed into chunks of about this many videos.")
+    videos_per_chunk: int = Field(
+        60, ge=1, description="Families are packed into chunks of about this many videos."
+    )
 
     @model_validator(mode="after")
     def _formats_nonempty(self) -> LakeConfig:
@@ -110,12 +112,18 @@ class RayConfig(_Section):
         description="'auto': GPU actors when the cluster has GPUs at start; 'gpu': always ask for GPUs "
         "(pending GPU actors make an autoscaling cluster add GPU nodes); 'cpu': never.",
     )
-    gpus_per_detector: float = Field(0.5, ge=0.0, le=8.0, description="Fractional GPU share per detection actor.")
+    gpus_per_detector: float = Field(
+        0.5, ge=0.0, le=8.0, description="Fractional GPU share per detection actor."
+    )
     cpus_per_detector: float = Field(
         0.0, ge=0.0, description="CPUs reserved per detection actor (0: it only borrows CPU while detecting)."
     )
-    detector_torch_threads: int = Field(0, ge=0, description="torch threads in a CPU detection actor; 0 = torch default.")
-    cpus_per_decoder: float = Field(1.0, gt=0.0, description="CPUs reserved per chunk task (decode, crops, audio).")
+    detector_torch_threads: int = Field(
+        0, ge=0, description="torch threads in a CPU detection actor; 0 = torch default."
+    )
+    cpus_per_decoder: float = Field(
+        1.0, gt=0.0, description="CPUs reserved per chunk task (decode, crops, audio)."
+    )
     chunks_in_flight: int = Field(
         0, ge=0, description="Chunks processed at once (bounds memory); 0 = one per CPU the decoders can get."
     )

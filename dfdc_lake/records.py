@@ -14,8 +14,8 @@ import numpy as np
 
 __all__ = [
     "AudioFeatures",
-    "Family",
     "FaceTrack",
+    "Family",
     "Outcome",
     "OutcomeStatus",
     "Sample",

@@ -10,7 +10,7 @@ otherwise. Rerunning the same command resumes: committed chunks are skipped.
 
 import sys
 
-from dfdc_lake.distributed.command import main
+from dfdc_lake.cli import run_command
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_command("ingest", prog="pipelines/ingest.py"))

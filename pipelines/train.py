@@ -9,7 +9,7 @@ otherwise. Rerunning the same command (same --storage-path and --name) resumes f
 
 import sys
 
-from dfdc_lake.train.command import main
+from dfdc_lake.cli import run_command
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_command("train", prog="pipelines/train.py"))

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import sys
 
-__all__ = ["add_arguments", "main", "run"]
+__all__ = ["add_arguments", "run"]
 
 
 def add_arguments(parser: argparse.ArgumentParser, name: str = "ingest") -> None:
@@ -64,18 +63,3 @@ def run(args: argparse.Namespace) -> int:
         )
         return 1
     return 0
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Entry point of pipelines/ingest.py."""
-    from dfdc_lake.errors import DfdcLakeError
-
-    parser = argparse.ArgumentParser(prog="pipelines/ingest.py", description=__doc__)
-    add_arguments(parser)
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    try:
-        return run(args)
-    except DfdcLakeError as err:
-        print(f"ingest: error: {err}", file=sys.stderr)
-        return 2

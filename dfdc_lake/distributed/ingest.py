@@ -204,7 +204,9 @@ def ingest(
             "config_hash": config_hash,
             "plan": {
                 "videos_per_chunk": config.lake.videos_per_chunk,
-                "chunks": [{"chunk_id": c.chunk_id, "videos": [v.filename for v in c.videos]} for c in chunks],
+                "chunks": [
+                    {"chunk_id": c.chunk_id, "videos": [v.filename for v in c.videos]} for c in chunks
+                ],
             },
             "todo": sorted(todo_ids),
             "started_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),

@@ -14,7 +14,7 @@ import json
 import sys
 from typing import Any
 
-__all__ = ["add_arguments", "main", "run"]
+__all__ = ["add_arguments", "run"]
 
 # CLI flag -> TrainConfig field, for the settings worth a flag; everything else via --set key=value.
 _FLAGS: dict[str, tuple[str, Any, str]] = {
@@ -79,22 +79,3 @@ def run(args: argparse.Namespace) -> int:
     }
     print(json.dumps(summary), file=sys.stdout, flush=True)
     return 0
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Entry point of pipelines/train.py (the same options as ``dfdc-lake train``)."""
-    import logging
-
-    from dfdc_lake.errors import DfdcLakeError
-
-    parser = argparse.ArgumentParser(
-        prog="pipelines/train.py", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    add_arguments(parser)
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    try:
-        return run(args)
-    except DfdcLakeError as err:
-        print(f"train: error: {err}", file=sys.stderr)
-        return 2

@@ -6,13 +6,13 @@ or every committed chunk of a lake would look stale. ``train_hash()`` is recorde
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from dfdc_lake.config import read_config_file, stable_hash
 from dfdc_lake.errors import ConfigError
 
 __all__ = ["SCHEDULING_FIELDS", "TrainConfig", "load_train_config"]
@@ -105,9 +105,7 @@ class TrainConfig(BaseModel):
 
     def train_hash(self) -> str:
         """A short, stable hash of every setting that changes what a run learns."""
-        payload = self.model_dump(mode="json", exclude=set(SCHEDULING_FIELDS))
-        canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"))
-        return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+        return stable_hash(self.model_dump(mode="json", exclude=set(SCHEDULING_FIELDS)))
 
     def with_overrides(self, overrides: dict[str, Any]) -> TrainConfig:
         """A copy with the given (non-None) settings replaced and validated."""
@@ -132,22 +130,7 @@ def load_train_config(path: str | Path | None = None, overrides: list[str] | Non
 
     Values are parsed as JSON where they parse, else kept as strings (``backbone=resnet18``).
     """
-    data: dict[str, Any] = {}
-    if path is not None:
-        path = Path(path)
-        try:
-            text = path.read_text()
-        except OSError as err:
-            raise ConfigError(f"cannot read training config {path}: {err}") from None
-        if path.suffix in {".yaml", ".yml"}:
-            import yaml
-
-            data = yaml.safe_load(text) or {}
-        else:
-            try:
-                data = json.loads(text)
-            except json.JSONDecodeError as err:
-                raise ConfigError(f"training config {path} is not valid JSON: {err}") from None
+    data = read_config_file(path) if path is not None else {}
     config = _validate(data, str(path) if path else "defaults")
     parsed: dict[str, Any] = {}
     for item in overrides or []:
