@@ -1,26 +1,33 @@
 #!/usr/bin/env bash
 # `make demo`: synth -> ingest -> status -> verify -> train -> predict on a small generated corpus,
-# everything under $1 (default demo-out/). Rerunning resumes: the corpus and committed chunks are reused.
+# everything under $1 (default demo-out/). Rerunning resumes: the corpora, committed chunks and the
+# trained run are reused.
 set -euo pipefail
 out=${1:-demo-out}
 corpus="$out/corpus"
+heldout="$out/heldout"
 lake="$out/lake"
 runs="$out/runs"
+families=${DEMO_FAMILIES:-20}
 mkdir -p "$out"
 
 step() { printf '\n== %s\n' "$*"; }
 
-if [ ! -f "$corpus/.complete" ]; then
-  step "synth: a small DFDC-shaped corpus with real faces and every hard case -> $corpus"
-  rm -rf "$corpus"
-  dfdc-lake synth "$corpus" --profile tiny --parts 2 --families ${DEMO_FAMILIES:-8} --seed 0
-  touch "$corpus/.complete"
-else
-  step "synth: reusing $corpus"
-fi
-ls "$corpus"
+synth() {  # synth DIR ARGS...: generate once, reuse afterwards
+  local dir=$1; shift
+  if [ ! -f "$dir/.complete" ]; then
+    rm -rf "$dir"
+    dfdc-lake synth "$dir" "$@"
+    touch "$dir/.complete"
+  else
+    echo "reusing $dir"
+  fi
+}
 
-step "ingest: $corpus -> $lake (local Ray; rerun resumes)"
+step "synth: a DFDC-shaped corpus (real faces, face/voice/both fakes, every hard case) -> $corpus"
+synth "$corpus" --profile tiny --parts 2 --families "$families" --seed 0
+
+step "ingest: $corpus -> $lake (local Ray; a rerun skips committed chunks)"
 dfdc-lake ingest "$corpus" "$lake"
 
 step "status"
@@ -29,9 +36,11 @@ dfdc-lake status "$lake"
 step "verify"
 dfdc-lake verify "$lake"
 
-step "train: Ray Train on the lake's committed shards -> $runs"
+step "train: Ray Train on the lake's committed shards, folds by family -> $runs/demo"
 dfdc-lake train "$lake" --storage-path "$runs" --name demo ${DEMO_TRAIN_ARGS:-}
 
-step "predict: score the corpus's part 1 videos as raw files -> $out/submission.csv"
-dfdc-lake predict "$runs/demo" --folder "$corpus/dfdc_train_part_1" --out "$out/submission.csv"
-head -5 "$out/submission.csv"
+step "predict: score a held-out corpus (another seed, never ingested) as raw videos"
+synth "$heldout" --profile tiny --parts 1 --families 4 --seed 1 --cases none
+dfdc-lake predict "$runs/demo" --folder "$heldout/dfdc_train_part_0" --out "$out/submission.csv"
+head -4 "$out/submission.csv"
+python scripts/score_submission.py "$out/submission.csv" "$heldout/dfdc_train_part_0/metadata.json"
