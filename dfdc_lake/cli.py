@@ -6,7 +6,9 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
 import sys
+from pathlib import Path
 
 from dfdc_lake.errors import DfdcLakeError
 
@@ -36,6 +38,17 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _ray_auth_mode_from_token() -> None:
+    """Use Ray's token auth when this machine has a token, before anything imports ray.
+
+    Ray 2.60 reads the mode at import: a new local cluster turns token auth on by default, and
+    ``ray start --head`` does when ~/.ray/auth_token exists, but a client joining a cluster sends the
+    token only in token mode. A cluster without auth accepts a token-mode client too.
+    """
+    if "RAY_AUTH_MODE" not in os.environ and (Path.home() / ".ray" / "auth_token").exists():
+        os.environ["RAY_AUTH_MODE"] = "token"
+
+
 def _setup_logging(verbose: bool) -> None:
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.INFO,
@@ -45,6 +58,7 @@ def _setup_logging(verbose: bool) -> None:
 
 def _run(module_name: str, args: argparse.Namespace) -> int:
     """Run a parsed command; the errors dfdc-lake raises on purpose become one line and exit status 2."""
+    _ray_auth_mode_from_token()
     module = importlib.import_module(module_name)
     try:
         return int(module.run(args) or 0)

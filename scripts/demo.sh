@@ -27,8 +27,8 @@ synth() {  # synth DIR ARGS...: generate once, reuse afterwards
 step "synth: a DFDC-shaped corpus (real faces, face/voice/both fakes, every hard case) -> $corpus"
 synth "$corpus" --profile tiny --parts 2 --families "$families" --seed 0
 
-step "ingest: $corpus -> $lake (local Ray; a rerun skips committed chunks)"
-dfdc-lake ingest "$corpus" "$lake"
+step "ingest: $corpus -> $lake (a private local Ray; a rerun skips committed chunks)"
+dfdc-lake ingest "$corpus" "$lake" --address local
 
 step "status"
 dfdc-lake status "$lake"
@@ -37,7 +37,7 @@ step "verify"
 dfdc-lake verify "$lake"
 
 step "train: Ray Train on the lake's committed shards, folds by family -> $runs/demo"
-dfdc-lake train "$lake" --storage-path "$runs" --name demo ${DEMO_TRAIN_ARGS:-}
+dfdc-lake train "$lake" --storage-path "$runs" --name demo --address local ${DEMO_TRAIN_ARGS:-}
 
 step "predict: score a held-out corpus (another seed, never ingested) as raw videos"
 synth "$heldout" --profile tiny --parts 1 --families 4 --seed 1 --cases none
