@@ -70,7 +70,7 @@ def metadata_document(clips: tuple[ClipSpec, ...] | list[ClipSpec]) -> str:
 def render_clip(spec: ClipSpec, path: Path, profile: Profile) -> None:
     """Render, encode and (if the spec says so) break one clip at ``path``."""
     from dfdc_lake.synth.render import ClipRenderer
-    from dfdc_lake.synth.voice import speaker_for, synthesize_speech
+    from dfdc_lake.synth.voice import converted_voice, speaker_for, synthesize_speech
 
     if spec.broken == "zero_byte":
         path.write_bytes(b"")
@@ -82,6 +82,8 @@ def render_clip(spec: ClipSpec, path: Path, profile: Profile) -> None:
         audio = synthesize_speech(
             spec.scene.script_seed, speaker_for(spec.voice), duration_s, profile.audio_rate_hz
         )
+        if spec.kind in ("voice", "both"):
+            audio = converted_voice(audio, profile.audio_rate_hz)
     renderer = ClipRenderer(spec)
     frames = (renderer.frame_image(index) for index in range(spec.num_frames))
     write_mp4(

@@ -212,6 +212,21 @@ def _box_ints(
     )
 
 
+# A face-swap generator renders the face at a low resolution and rarely matches skin tone exactly;
+# these are the traces a detector learns from DFDC, kept here so the synthetic fakes are learnable.
+SWAP_RENDER_SCALE = 1 / 3
+SWAP_TINT_RGB = (10.0, -3.0, -7.0)
+
+
+def _generator_artifacts(face: np.ndarray) -> np.ndarray:
+    """The swapped face as a generator outputs it: rendered small and upscaled, with a slight tint."""
+    height, width = face.shape[:2]
+    small_size = (max(1, round(width * SWAP_RENDER_SCALE)), max(1, round(height * SWAP_RENDER_SCALE)))
+    image = Image.fromarray(np.clip(face + 0.5, 0, 255).astype(np.uint8), "RGB")
+    image = image.resize(small_size, Image.Resampling.BOX).resize((width, height), Image.Resampling.BILINEAR)
+    return np.asarray(image, dtype=np.float32) + np.asarray(SWAP_TINT_RGB, dtype=np.float32)
+
+
 def swap_face(target: Sprite, donor: Sprite) -> Sprite:
     """``target`` with ``donor``'s face blended into its face box (colour-matched, soft-edged).
 
@@ -229,6 +244,7 @@ def swap_face(target: Sprite, donor: Sprite) -> Sprite:
         src, dst = moved[..., channel], region[..., channel]
         scale = dst[inner].std() / max(float(src[inner].std()), 1.0)
         moved[..., channel] = (src - src[inner].mean()) * scale + dst[inner].mean()
+    moved = _generator_artifacts(moved)
     blended = region * (1.0 - mask[..., None]) + moved * mask[..., None]
     rgba = target.rgba.copy()
     rgba[ty1:ty2, tx1:tx2, :3] = np.clip(blended + 0.5, 0, 255).astype(np.uint8)

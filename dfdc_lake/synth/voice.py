@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["Speaker", "speaker_for", "synthesize_speech"]
+__all__ = ["Speaker", "converted_voice", "speaker_for", "synthesize_speech"]
 
 _CONTROL_HZ = 200  # formant/pitch/envelope control rate
 _MAX_HARMONIC_HZ = 4500.0
@@ -105,3 +105,14 @@ def synthesize_speech(script_seed: int, speaker: Speaker, duration_s: float, rat
             signal[lo:hi] += hiss[lo:hi] * 0.3
     peak = float(np.abs(signal).max())
     return (signal * (0.5 / peak if peak > 0 else 0.0)).astype(np.float32)
+
+
+# Voice-conversion models synthesise at a low sample rate: their output has no energy above this.
+CONVERTED_VOICE_BAND_HZ = 4000.0
+
+
+def converted_voice(signal: np.ndarray, rate_hz: int) -> np.ndarray:
+    """A swapped voice as a voice-conversion model outputs it: band-limited to CONVERTED_VOICE_BAND_HZ."""
+    spectrum = np.fft.rfft(signal.astype(np.float64))
+    spectrum[np.fft.rfftfreq(len(signal), 1.0 / rate_hz) > CONVERTED_VOICE_BAND_HZ] = 0.0
+    return np.fft.irfft(spectrum, n=len(signal)).astype(np.float32)
