@@ -214,8 +214,8 @@ def _box_ints(
 
 # A face-swap generator renders the face at a low resolution and rarely matches skin tone exactly;
 # these are the traces a detector learns from DFDC, kept here so the synthetic fakes are learnable.
-SWAP_RENDER_SCALE = 1 / 3
-SWAP_TINT_RGB = (10.0, -3.0, -7.0)
+SWAP_RENDER_SCALE = 1 / 4
+SWAP_TINT_RGB = (16.0, -4.0, -10.0)
 
 
 def _generator_artifacts(face: np.ndarray) -> np.ndarray:

@@ -107,8 +107,8 @@ def synthesize_speech(script_seed: int, speaker: Speaker, duration_s: float, rat
     return (signal * (0.5 / peak if peak > 0 else 0.0)).astype(np.float32)
 
 
-# Voice-conversion models synthesise at a low sample rate: their output has no energy above this.
-CONVERTED_VOICE_BAND_HZ = 4000.0
+# Voice-conversion models of narrowband speech leave no energy above this (the third formant and up).
+CONVERTED_VOICE_BAND_HZ = 2500.0
 
 
 def converted_voice(signal: np.ndarray, rate_hz: int) -> np.ndarray:

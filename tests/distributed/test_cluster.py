@@ -11,7 +11,6 @@ import shutil
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 
@@ -83,11 +82,9 @@ def test_ray_job_submit_of_the_ingest_script_commits_a_lake(multinode, tiny_corp
     workdir = tmp_path / "job"
     workdir.mkdir()
     shutil.copy(REPO / "pipelines" / "ingest.py", workdir / "ingest.py")
-    result = subprocess.run(
-        [str(Path(sys.executable).with_name("ray")), "job", "submit", "--working-dir", str(workdir), "--",
-         "python", "ingest.py", part, str(lake), "--set", "ray.gpus_per_detector=0.5"],
-        env=multinode.client_env(), capture_output=True, text=True, timeout=600,
-    )  # fmt: skip
+    result = multinode.submit_job(
+        workdir, ["python", "ingest.py", part, str(lake), "--set", "ray.gpus_per_detector=0.5"]
+    )
     assert result.returncode == 0, (result.stdout[-3000:], result.stderr[-3000:])
     assert "2 detection actors" in result.stdout + result.stderr
     assert_accounted_once(part, str(lake))

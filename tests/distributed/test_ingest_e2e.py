@@ -132,12 +132,9 @@ def test_pipeline_script_runs_under_ray_job_submit(tiny_corpus, ray_cluster, tmp
     workdir = tmp_path / "job"
     workdir.mkdir()
     shutil.copy(REPO / "pipelines" / "ingest.py", workdir / "ingest.py")
-    ray_cli = str(Path(sys.executable).with_name("ray"))
-    result = subprocess.run(
-        [ray_cli, "job", "submit", "--working-dir", str(workdir), "--",
-         "python", "ingest.py", part, str(lake), "--set", "lake.videos_per_chunk=8"],
-        env=ray_cluster.client_env(), capture_output=True, text=True, timeout=600,
-    )  # fmt: skip
+    result = ray_cluster.submit_job(
+        workdir, ["python", "ingest.py", part, str(lake), "--set", "lake.videos_per_chunk=8"]
+    )
     assert result.returncode == 0, (result.stdout[-3000:], result.stderr[-3000:])
     assert "succeeded" in (result.stdout + result.stderr)
     assert_accounted_once(part, str(lake))
