@@ -133,8 +133,12 @@ class AVDetector(nn.Module):
             ],
             dim=1,
         )
+        # "Fake if the face OR the voice was swapped" as a noisy-OR of the modality heads; the fusion
+        # head learns a residual on top (and carries fakes whose modality labels are unknown).
+        p_either = 1 - (1 - torch.sigmoid(face_logit) * hf) * (1 - torch.sigmoid(audio_logit) * ha)
+        either_logit = torch.logit(p_either.clamp(1e-4, 1 - 1e-4))
         return {
-            "fake": self.fusion(fused).squeeze(1),
+            "fake": (either_logit + self.fusion(fused)).squeeze(1),
             "face": face_logit.squeeze(1),
             "audio": audio_logit.squeeze(1),
         }
