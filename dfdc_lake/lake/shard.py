@@ -32,7 +32,7 @@ __all__ = [
 
 ShardFormat = Literal["parquet", "webdataset"]
 DEFAULT_SHARD_TARGET_BYTES = 256 * 1024 * 1024
-_W = TypeVar("_W", bound="RotatingShardWriter")
+_W = TypeVar("_W", bound="PublishOnSuccess")
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 
 
@@ -73,7 +73,28 @@ def sha256_file(path: str | os.PathLike[str], block_bytes: int = 4 * 1024 * 1024
     return digest.hexdigest()
 
 
-class RotatingShardWriter(abc.ABC):
+class PublishOnSuccess(abc.ABC):
+    """A writer used as a context manager: ``close()`` (publish) on success, ``abort()`` on an exception."""
+
+    @abc.abstractmethod
+    def close(self) -> Any: ...
+
+    @abc.abstractmethod
+    def abort(self) -> None: ...
+
+    def __enter__(self: _W) -> _W:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()
+
+
+class RotatingShardWriter(PublishOnSuccess):
     """Writes rows to ``chunks/<chunk_id>/<attempt_id>/part-NNNNN<suffix>``, starting a new shard when the
     next row would take the current one past ``shard_target_bytes`` (a shard always takes at least one row).
 
@@ -187,14 +208,3 @@ class RotatingShardWriter(abc.ABC):
                 os.unlink(self._staging)
             self._staging = None
         self._closed = True
-
-    def __enter__(self: _W) -> _W:
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        if exc_type is None:
-            self.close()
-        else:
-            self.abort()

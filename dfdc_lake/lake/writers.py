@@ -10,12 +10,17 @@ from __future__ import annotations
 import io
 import tarfile
 import time
-from types import TracebackType
 from typing import IO, Any, ClassVar
 
 from dfdc_lake.config import LakeConfig
 from dfdc_lake.lake.schema import sample_schema, sample_to_row
-from dfdc_lake.lake.shard import DEFAULT_SHARD_TARGET_BYTES, RotatingShardWriter, ShardFormat, ShardInfo
+from dfdc_lake.lake.shard import (
+    DEFAULT_SHARD_TARGET_BYTES,
+    PublishOnSuccess,
+    RotatingShardWriter,
+    ShardFormat,
+    ShardInfo,
+)
 from dfdc_lake.lake.storage import LakeLike, open_storage
 from dfdc_lake.lake.wds_format import row_to_members, tar_member_bytes
 from dfdc_lake.records import Sample
@@ -164,7 +169,7 @@ WRITERS: dict[str, type[RotatingShardWriter]] = {
 }
 
 
-class ChunkWriter:
+class ChunkWriter(PublishOnSuccess):
     """Writes each sample of one chunk attempt to every configured format.
 
     Example::
@@ -221,14 +226,3 @@ class ChunkWriter:
         """Drop open shards (published ones stay as orphans for gc)."""
         for writer in self.writers:
             writer.abort()
-
-    def __enter__(self) -> ChunkWriter:
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        if exc_type is None:
-            self.close()
-        else:
-            self.abort()
