@@ -214,23 +214,28 @@ def _box_ints(
 
 # A face-swap generator renders the face at a low resolution and rarely matches skin tone exactly;
 # these are the traces a detector learns from DFDC, kept here so the synthetic fakes are learnable.
+# The render size is a share of the face's size in the video (not in the sprite), so the blur is
+# the same at every output resolution.
 SWAP_RENDER_SCALE = 1 / 4
 SWAP_TINT_RGB = (16.0, -4.0, -10.0)
 
 
-def _generator_artifacts(face: np.ndarray) -> np.ndarray:
+def _generator_artifacts(face: np.ndarray, output_scale: float) -> np.ndarray:
     """The swapped face as a generator outputs it: rendered small and upscaled, with a slight tint."""
     height, width = face.shape[:2]
-    small_size = (max(1, round(width * SWAP_RENDER_SCALE)), max(1, round(height * SWAP_RENDER_SCALE)))
+    share = SWAP_RENDER_SCALE * min(1.0, output_scale)
+    small_size = (max(1, round(width * share)), max(1, round(height * share)))
     image = Image.fromarray(np.clip(face + 0.5, 0, 255).astype(np.uint8), "RGB")
     image = image.resize(small_size, Image.Resampling.BOX).resize((width, height), Image.Resampling.BILINEAR)
     return np.asarray(image, dtype=np.float32) + np.asarray(SWAP_TINT_RGB, dtype=np.float32)
 
 
-def swap_face(target: Sprite, donor: Sprite) -> Sprite:
+def swap_face(target: Sprite, donor: Sprite, output_scale: float = 1.0) -> Sprite:
     """``target`` with ``donor``'s face blended into its face box (colour-matched, soft-edged).
 
     The head, hair, shoulders and face box stay the target's, as in a DFDC face swap.
+    ``output_scale`` is the zoom the sprite is drawn into the video at; the generator's render size
+    follows the face's size there.
     """
     tx1, ty1, tx2, ty2 = _box_ints(target.face_box_xyxy, 0.06, target.rgba.shape[:2])
     dx1, dy1, dx2, dy2 = _box_ints(donor.face_box_xyxy, 0.06, donor.rgba.shape[:2])
@@ -244,7 +249,7 @@ def swap_face(target: Sprite, donor: Sprite) -> Sprite:
         src, dst = moved[..., channel], region[..., channel]
         scale = dst[inner].std() / max(float(src[inner].std()), 1.0)
         moved[..., channel] = (src - src[inner].mean()) * scale + dst[inner].mean()
-    moved = _generator_artifacts(moved)
+    moved = _generator_artifacts(moved, output_scale)
     blended = region * (1.0 - mask[..., None]) + moved * mask[..., None]
     rgba = target.rgba.copy()
     rgba[ty1:ty2, tx1:tx2, :3] = np.clip(blended + 0.5, 0, 255).astype(np.uint8)

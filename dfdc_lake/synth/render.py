@@ -109,11 +109,12 @@ class ClipRenderer:
     def _person(self, index: int) -> _Person:
         spec = self.spec
         sprite: Sprite = identity_sprite(spec.scene.identities[index])
-        if spec.face_donor is not None and spec.swapped_person == index:
-            sprite = swap_face(sprite, identity_sprite(spec.face_donor))
         motion = spec.scene.motions[index]
         face_height_px = motion.face_height * min(spec.width_px, spec.height_px)
-        scaled = sprite.scaled(face_height_px / sprite.face_size_px[1])
+        zoom = face_height_px / sprite.face_size_px[1]
+        if spec.face_donor is not None and spec.swapped_person == index:
+            sprite = swap_face(sprite, identity_sprite(spec.face_donor), output_scale=zoom)
+        scaled = sprite.scaled(zoom)
         image = Image.fromarray(scaled.rgba, "RGBA").convert("RGBa")
         return _Person(image, scaled.face_center_xy, scaled.face_size_px[1], motion)
 

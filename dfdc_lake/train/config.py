@@ -41,7 +41,7 @@ class TrainConfig(BaseModel):
     seed: int = Field(0, description="Seeds the fold assignment, the model init and the shuffles.")
 
     # What one sample looks like to the model.
-    image_size_px: int = Field(64, ge=16, description="Face crops are resized to this square size.")
+    image_size_px: int = Field(96, ge=16, description="Face crops are resized to this square size.")
     frames_per_sample: int = Field(4, ge=1, description="Crops per track per step (random in training).")
     audio_frames: int = Field(
         256,
@@ -68,7 +68,7 @@ class TrainConfig(BaseModel):
     )
 
     # Optimisation.
-    epochs: int = Field(6, ge=1)
+    epochs: int = Field(8, ge=1)
     batch_size: int = Field(32, ge=1, description="Per worker.")
     lr: float = Field(2e-3, gt=0.0)
     weight_decay: float = Field(1e-4, ge=0.0)

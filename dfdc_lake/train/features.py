@@ -3,8 +3,8 @@
 One code path for every reader (Ray Data over Parquet, WebDataset tars, the loader benchmark and
 ``predict`` on raw videos), so training and inference see identically prepared inputs.
 
-Training picks K crops at random per epoch and a random spectrogram window; evaluation picks K evenly
-spaced crops and the centre window. JPEGs are decoded with PIL's draft mode (DCT-domain downscaling),
+Training picks K crops at random per epoch, mirrors the track at random and takes a random spectrogram
+window; evaluation picks K evenly spaced crops and the centre window. JPEGs are decoded with PIL's draft mode (DCT-domain downscaling),
 which skips most of the work when the model input is smaller than the stored crop.
 """
 
@@ -17,7 +17,15 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["LAKE_COLUMNS", "InputSpec", "decode_rows", "decode_sample", "pick_frames", "spectrogram_window"]
+__all__ = [
+    "LAKE_COLUMNS",
+    "SILENCE_DB",
+    "InputSpec",
+    "decode_rows",
+    "decode_sample",
+    "pick_frames",
+    "spectrogram_window",
+]
 
 # The Parquet columns training reads (projection keeps boxes and per-frame metadata off the wire).
 LAKE_COLUMNS = [
@@ -56,12 +64,14 @@ def pick_frames(num_crops: int, k: int, train: bool, rng: np.random.Generator) -
     return np.linspace(0, num_crops - 1, k).round().astype(np.int64)
 
 
-def _decode_jpeg(data: bytes, size_px: int) -> np.ndarray:
+def _decode_jpeg(data: bytes, size_px: int, mirror: bool = False) -> np.ndarray:
     from PIL import Image
 
     with Image.open(io.BytesIO(data)) as image:
         image.draft("RGB", (size_px, size_px))
         rgb = image.convert("RGB").resize((size_px, size_px), Image.Resampling.BILINEAR)
+        if mirror:
+            rgb = rgb.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
         return np.asarray(rgb, dtype=np.uint8)
 
 
@@ -92,7 +102,11 @@ def decode_sample(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Decode one track: ``faces`` uint8 ``[K, S, S, 3]`` and ``mel`` float32 ``[n_mels, W]``."""
     picks = pick_frames(len(crops_jpeg), spec.frames_per_sample, train, rng)
-    faces = np.stack([_decode_jpeg(crops_jpeg[i], spec.image_size_px) for i in picks])
+    # Training mirrors whole tracks at random. Geometry only: a swapped face's tint and blur are what
+    # the model should see, so colour and sharpness are left alone (random crops, which rescale the
+    # blur, made the face stream learn less in the demo).
+    mirror = bool(train and rng.random() < 0.5)
+    faces = np.stack([_decode_jpeg(crops_jpeg[i], spec.image_size_px, mirror) for i in picks])
     return faces, spectrogram_window(logmel, spec, train, rng)
 
 

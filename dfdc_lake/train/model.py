@@ -19,8 +19,12 @@ from typing import Any
 import torch
 from torch import nn
 
+from dfdc_lake.train.features import SILENCE_DB
+
 __all__ = ["IMAGENET_MEAN", "IMAGENET_STD", "AVDetector", "ModelSpec", "build_model"]
 
+# Frequency bands the spectrogram CNN keeps apart after pooling over time.
+FREQUENCY_BANDS = 8
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
@@ -40,10 +44,10 @@ class ModelSpec:
 
 
 class SpectrogramCNN(nn.Module):
-    """Four conv blocks over ``[B, n_mels, W]`` dB spectrograms, pooled to a vector.
+    """Four conv blocks over ``[B, n_mels, W]`` dB spectrograms, pooled over time per frequency band.
 
-    Each spectrogram is standardised on its own (loudness carries no fake signal, and any dB
-    convention works) and the blocks use GroupNorm: no batch statistics, so train and eval modes
+    Each spectrogram is standardised on its own over its real columns (loudness carries no fake
+    signal, and any dB convention works) and the blocks use GroupNorm: no batch statistics, so train and eval modes
     agree and silent (missing) audio cannot skew running averages.
     """
 
@@ -58,13 +62,26 @@ class SpectrogramCNN(nn.Module):
                 nn.ReLU(inplace=True),
             ]
             blocks.append(nn.MaxPool2d(2))
-        self.body = nn.Sequential(*blocks[:-1], nn.AdaptiveAvgPool2d(1), nn.Flatten())
+        # Pool over time only: which frequency band a trace sits in (a vocoder's band limit, say) is
+        # the signal, and a global average would throw it away.
+        self.body = nn.Sequential(
+            *blocks[:-1],
+            nn.AdaptiveAvgPool2d((FREQUENCY_BANDS, 1)),
+            nn.Flatten(),
+            nn.Linear(widths[-1] * FREQUENCY_BANDS, widths[-1]),
+            nn.ReLU(inplace=True),
+        )
         self.num_features = widths[-1]
 
     def forward(self, mel: torch.Tensor) -> torch.Tensor:
-        mean = mel.mean(dim=(1, 2), keepdim=True)
-        std = mel.std(dim=(1, 2), keepdim=True).clamp(min=1e-3)
-        return self.body(((mel - mean) / std).unsqueeze(1))
+        # Padding columns (all SILENCE_DB: a clip shorter than the window, or no audio) are left out
+        # of the statistics and set to the mean, so short clips are standardised like long ones.
+        valid = (mel != SILENCE_DB).any(dim=1, keepdim=True)
+        count = (valid.sum(dim=2, keepdim=True) * mel.shape[1]).clamp(min=1)
+        mean = (mel * valid).sum(dim=(1, 2), keepdim=True) / count
+        var = (((mel - mean) * valid) ** 2).sum(dim=(1, 2), keepdim=True) / count
+        x = torch.where(valid, (mel - mean) / var.sqrt().clamp(min=1e-3), 0.0)
+        return self.body(x.unsqueeze(1))
 
 
 def _face_backbone(spec: ModelSpec) -> nn.Module:

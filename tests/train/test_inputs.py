@@ -12,9 +12,16 @@ import torch
 
 from dfdc_lake.errors import LakeCommitError
 from dfdc_lake.lake.reader import committed_shards
-from dfdc_lake.train.features import InputSpec, decode_rows, pick_frames, spectrogram_window
+from dfdc_lake.train.features import (
+    SILENCE_DB,
+    InputSpec,
+    decode_rows,
+    decode_sample,
+    pick_frames,
+    spectrogram_window,
+)
 from dfdc_lake.train.lake_index import read_lake_index
-from dfdc_lake.train.model import ModelSpec, build_model
+from dfdc_lake.train.model import ModelSpec, SpectrogramCNN, build_model
 from dfdc_lake.train.sources import iter_parquet_rows, iter_webdataset_rows
 from dfdc_lake.train.steps import LossSettings, loss_terms, recalibrate_batchnorm, to_tensors, train_epoch
 
@@ -87,3 +94,34 @@ def test_losses_mask_unknown_labels_and_training_lowers_them(synth_lake: Path) -
         )
     assert stats["train_loss"] < float(first["loss"].detach())
     assert recalibrate_batchnorm(model, recent, torch.device("cpu")) == 32
+
+
+def test_training_mirrors_whole_tracks_and_evaluation_never_does(synth_lake: Path) -> None:
+    rows = list(iter_parquet_rows(pafs.LocalFileSystem(), committed_shards(str(synth_lake), "parquet")))[:1]
+    crops = rows[0]["crops_jpeg"][:1]  # one crop: every pick is the same image
+    spec = InputSpec(image_size_px=32, frames_per_sample=3, audio_frames=64, n_mels=64)
+    plain, _ = decode_sample(crops, None, spec, False, np.random.default_rng(0))
+    seen = set()
+    for seed in range(12):
+        faces, _ = decode_sample(crops, None, spec, True, np.random.default_rng(seed))
+        mirrored = np.array_equal(faces, plain[:, :, ::-1])
+        assert mirrored or np.array_equal(faces, plain)  # geometry only, never colour
+        seen.add(mirrored)
+    assert seen == {True, False}
+    assert not np.array_equal(plain[0], plain[0][:, ::-1])  # the crop is not symmetric itself
+
+
+def test_spectrogram_cnn_standardises_over_real_columns_only() -> None:
+    torch.manual_seed(0)
+    cnn = SpectrogramCNN(8).eval()
+    rng = np.random.default_rng(0)
+    speech = rng.normal(-40.0, 6.0, size=(64, 100)).astype(np.float32)
+    padded = np.full((64, 128), SILENCE_DB, dtype=np.float32)
+    padded[:, :100] = speech
+    quiet = padded.copy()
+    quiet[:, :100] -= 30.0  # the same content 30 dB quieter: standardised away
+    with torch.no_grad():
+        out = cnn(torch.from_numpy(np.stack([padded, quiet])))
+        silent = cnn(torch.full((1, 64, 128), SILENCE_DB))
+    torch.testing.assert_close(out[0], out[1], rtol=1e-4, atol=1e-4)
+    assert torch.isfinite(silent).all()
