@@ -11,6 +11,8 @@ log-mel window, labels); only where the bytes come from differs:
 
     python bench/loader.py                       # synthetic corpus -> ingest -> lake -> both layouts
     python bench/loader.py --lake ./lake         # an existing lake (the crop tree is exported from it)
+    python bench/loader.py --lake bench-out/lake-dfdc --passes 20   # 1080p clips' 224 px crops
+                                                 # (the lake bench/ingest.py leaves behind)
     python bench/loader.py --lake s3://b/lake --root s3://b/bench   # both layouts on S3
 
 Prints samples/s of each and the ratio; ``--json`` for a machine-readable line.
@@ -33,6 +35,7 @@ from typing import Any
 
 import numpy as np
 
+from dfdc_lake.train.config import TrainConfig
 from dfdc_lake.train.features import InputSpec, decode_rows
 
 INDEX_COLUMNS = ["sample_id", "video_id", "num_crops", "has_audio", "is_fake", "face_fake", "audio_fake"]
@@ -182,8 +185,13 @@ def _parser() -> argparse.ArgumentParser:
         "--families", type=int, default=6, help="plain families per part of the synthetic corpus"
     )
     parser.add_argument("--address", help="Ray cluster for building the lake (default: a private local Ray)")
-    parser.add_argument("--image-size", type=int, default=64)
-    parser.add_argument("--frames", type=int, default=4, help="crops decoded per sample")
+    defaults = TrainConfig()
+    parser.add_argument(
+        "--image-size", type=int, default=defaults.image_size_px, help="model input size (training's default)"
+    )
+    parser.add_argument(
+        "--frames", type=int, default=defaults.frames_per_sample, help="crops decoded per sample"
+    )
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--passes", type=int, default=3, help="timed passes over the data per loader")
     parser.add_argument(

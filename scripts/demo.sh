@@ -8,7 +8,7 @@ corpus="$out/corpus"
 heldout="$out/heldout"
 lake="$out/lake"
 runs="$out/runs"
-families=${DEMO_FAMILIES:-20}
+families=${DEMO_FAMILIES:-30}
 mkdir -p "$out"
 
 step() { printf '\n== %s\n' "$*"; }

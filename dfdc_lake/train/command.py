@@ -18,19 +18,20 @@ __all__ = ["add_arguments", "run"]
 
 # CLI flag -> TrainConfig field, for the settings worth a flag; everything else via --set key=value.
 _FLAGS: dict[str, tuple[str, Any, str]] = {
-    "format": ("format", str, "shard format to read: parquet (default) or webdataset"),
-    "split_by": ("split_by", str, "fold unit: family (default) or part"),
-    "num_folds": ("num_folds", int, "number of folds (default 5)"),
-    "val_fold": ("val_fold", int, "which fold validates (default 0)"),
-    "seed": ("seed", int, "seed of folds, init and shuffles (default 0)"),
-    "epochs": ("epochs", int, "total epochs of the run, counting resumed ones (default 6)"),
-    "batch_size": ("batch_size", int, "samples per step per worker (default 32)"),
-    "lr": ("lr", float, "peak learning rate (default 2e-3, cosine decay)"),
-    "backbone": ("backbone", str, "timm model name of the face stream (default mobilenetv3_small_050)"),
-    "image_size": ("image_size_px", int, "face crop input size in pixels (default 64)"),
-    "frames": ("frames_per_sample", int, "face crops per track per step (default 4)"),
-    "imbalance": ("imbalance", str, "pos_weight (default) or none"),
-    "num_workers": ("num_workers", int, "Ray Train workers (default 1)"),
+    "format": ("format", str, "shard format to read: parquet or webdataset"),
+    "split_by": ("split_by", str, "fold unit: family or part"),
+    "num_folds": ("num_folds", int, "number of folds"),
+    "val_fold": ("val_fold", int, "which fold validates"),
+    "seed": ("seed", int, "seed of folds, init and shuffles"),
+    "epochs": ("epochs", int, "total epochs of the run, counting resumed ones"),
+    "batch_size": ("batch_size", int, "samples per step per worker"),
+    "lr": ("lr", float, "peak learning rate (cosine decay)"),
+    "backbone": ("backbone", str, "timm model name of the face stream"),
+    "image_size": ("image_size_px", int, "face crop input size in pixels"),
+    "frames": ("frames_per_sample", int, "face crops per track per training step"),
+    "eval_frames": ("eval_frames", int, "face crops per track in validation and predict"),
+    "imbalance": ("imbalance", str, "pos_weight or none"),
+    "num_workers": ("num_workers", int, "Ray Train workers"),
     "pretrained_path": ("pretrained_path", str, "local ImageNet weights file for the backbone"),
 }
 
@@ -48,8 +49,13 @@ def add_arguments(parser: argparse.ArgumentParser, name: str = "train") -> None:
     parser.add_argument("--val-parts", help="with --split-by part: comma-separated parts that validate")
     parser.add_argument("--use-gpu", action="store_true", default=None, help="one GPU per worker")
     parser.add_argument("--address", help="Ray cluster to join (default: RAY_ADDRESS, else a local Ray)")
-    for flag, (_, kind, help_text) in _FLAGS.items():
-        parser.add_argument("--" + flag.replace("_", "-"), dest=flag, type=kind, help=help_text)
+    from dfdc_lake.train.config import TrainConfig
+
+    for flag, (field, kind, help_text) in _FLAGS.items():
+        default = TrainConfig.model_fields[field].default
+        parser.add_argument(
+            "--" + flag.replace("_", "-"), dest=flag, type=kind, help=f"{help_text} (default {default})"
+        )
 
 
 def _overrides(args: argparse.Namespace) -> dict[str, Any]:

@@ -43,6 +43,12 @@ class TrainConfig(BaseModel):
     # What one sample looks like to the model.
     image_size_px: int = Field(96, ge=16, description="Face crops are resized to this square size.")
     frames_per_sample: int = Field(4, ge=1, description="Crops per track per step (random in training).")
+    eval_frames: int = Field(
+        12,
+        ge=1,
+        description="Crops per track (evenly spaced) for validation and predict: the model averages its "
+        "face features over them, and more than training uses is cheap there and steadier.",
+    )
     audio_frames: int = Field(
         256,
         ge=8,
@@ -62,6 +68,13 @@ class TrainConfig(BaseModel):
         ge=0.0,
         lt=1.0,
         description="Training share of samples whose face stream is hidden (teaches audio-only).",
+    )
+    label_smoothing: float = Field(
+        0.1,
+        ge=0.0,
+        lt=1.0,
+        description="BCE targets become eps/2 and 1 - eps/2 (every head): fewer overconfident errors, "
+        "which log loss punishes hardest.",
     )
     aux_weight: float = Field(
         0.5, ge=0.0, description="Weight of the face_fake and audio_fake auxiliary losses."

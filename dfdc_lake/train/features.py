@@ -53,6 +53,11 @@ class InputSpec:
     frames_per_sample: int = 4
     audio_frames: int = 256
     n_mels: int = 64
+    eval_frames: int | None = None  # crops per track outside training (None: frames_per_sample)
+
+    def frames(self, train: bool) -> int:
+        """Crops decoded per track: ``frames_per_sample`` in training, ``eval_frames`` otherwise."""
+        return self.frames_per_sample if train or self.eval_frames is None else self.eval_frames
 
 
 def pick_frames(num_crops: int, k: int, train: bool, rng: np.random.Generator) -> np.ndarray:
@@ -101,7 +106,7 @@ def decode_sample(
     rng: np.random.Generator,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Decode one track: ``faces`` uint8 ``[K, S, S, 3]`` and ``mel`` float32 ``[n_mels, W]``."""
-    picks = pick_frames(len(crops_jpeg), spec.frames_per_sample, train, rng)
+    picks = pick_frames(len(crops_jpeg), spec.frames(train), train, rng)
     # Training mirrors whole tracks at random. Geometry only: a swapped face's tint and blur are what
     # the model should see, so colour and sharpness are left alone (random crops, which rescale the
     # blur, made the face stream learn less in the demo).
@@ -148,7 +153,7 @@ def decode_rows(
         cols["video_id"].append(str(row["video_id"]))
         cols["sample_id"].append(str(row["sample_id"]))
     n = len(cols["label"])
-    s, k = spec.image_size_px, spec.frames_per_sample
+    s, k = spec.image_size_px, spec.frames(train)
     return {
         "faces": np.stack(cols["faces"]) if n else np.zeros((0, k, s, s, 3), np.uint8),
         "mel": np.stack(cols["mel"]) if n else np.zeros((0, spec.n_mels, spec.audio_frames), np.float32),

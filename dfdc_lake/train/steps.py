@@ -25,6 +25,7 @@ class LossSettings:
     pos_weight: float | None  # weight of the fake class in the main BCE; None = plain BCE
     aux_weight: float
     modality_dropout: float  # share of training samples whose face stream is hidden
+    label_smoothing: float = 0.0  # targets become eps/2 and 1 - eps/2
 
 
 def to_tensors(batch: Batch, device: torch.device) -> dict[str, torch.Tensor]:
@@ -39,9 +40,14 @@ def to_tensors(batch: Batch, device: torch.device) -> dict[str, torch.Tensor]:
     return out
 
 
-def _masked_bce(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+def _smooth(labels: torch.Tensor, eps: float) -> torch.Tensor:
+    return labels * (1.0 - eps) + 0.5 * eps
+
+
+def _masked_bce(logits: torch.Tensor, labels: torch.Tensor, eps: float) -> torch.Tensor:
     known = ~torch.isnan(labels)
-    per_sample = F.binary_cross_entropy_with_logits(logits, torch.nan_to_num(labels), reduction="none")
+    targets = _smooth(torch.nan_to_num(labels), eps)
+    per_sample = F.binary_cross_entropy_with_logits(logits, targets, reduction="none")
     return (per_sample * known).sum() / known.sum().clamp(min=1)
 
 
@@ -50,9 +56,11 @@ def loss_terms(
 ) -> dict[str, torch.Tensor]:
     """The three loss terms and their weighted total."""
     pos_weight = None if s.pos_weight is None else torch.tensor(s.pos_weight, device=out["fake"].device)
-    main = F.binary_cross_entropy_with_logits(out["fake"], t["label"], pos_weight=pos_weight)
-    face = _masked_bce(out["face"], t["face_label"])
-    audio = _masked_bce(out["audio"], t["audio_label"] + torch.where(t["has_audio"] > 0, 0.0, float("nan")))
+    eps = s.label_smoothing
+    main = F.binary_cross_entropy_with_logits(out["fake"], _smooth(t["label"], eps), pos_weight=pos_weight)
+    face = _masked_bce(out["face"], t["face_label"], eps)
+    audio_label = t["audio_label"] + torch.where(t["has_audio"] > 0, 0.0, float("nan"))
+    audio = _masked_bce(out["audio"], audio_label, eps)
     return {"loss": main + s.aux_weight * (face + audio), "main": main, "face": face, "audio": audio}
 
 

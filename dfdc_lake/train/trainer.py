@@ -111,7 +111,7 @@ def _plan(
     train_rate, model_rate, pos_weight = _imbalance(index, folds.families("train"), cfg)
     ingest = _ingest_config(lake, index.config_hashes)
     n_mels = int((ingest or {}).get("audio", {}).get("n_mels", 64))
-    spec = InputSpec(cfg.image_size_px, cfg.frames_per_sample, cfg.audio_frames, n_mels)
+    spec = InputSpec(cfg.image_size_px, cfg.frames_per_sample, cfg.audio_frames, n_mels, cfg.eval_frames)
     source, datasets = _source(index, folds, cfg, spec)
     meta = {
         "lake": lake,
@@ -136,7 +136,7 @@ def _plan(
     model_spec = ModelSpec(
         cfg.backbone, cfg.audio_channels, cfg.fusion_hidden, cfg.dropout, cfg.pretrained_path
     )
-    loss = LossSettings(pos_weight, cfg.aux_weight, cfg.modality_dropout)
+    loss = LossSettings(pos_weight, cfg.aux_weight, cfg.modality_dropout, cfg.label_smoothing)
     plan = WorkerPlan(cfg, model_spec, spec, loss, train_rate, model_rate, source, run, meta)
     return plan, datasets
 

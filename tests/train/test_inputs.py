@@ -125,3 +125,33 @@ def test_spectrogram_cnn_standardises_over_real_columns_only() -> None:
         silent = cnn(torch.full((1, 64, 128), SILENCE_DB))
     torch.testing.assert_close(out[0], out[1], rtol=1e-4, atol=1e-4)
     assert torch.isfinite(silent).all()
+
+
+def test_evaluation_decodes_eval_frames_crops(synth_lake: Path) -> None:
+    rows = list(iter_parquet_rows(pafs.LocalFileSystem(), committed_shards(str(synth_lake), "parquet")))[:3]
+    spec = InputSpec(image_size_px=32, frames_per_sample=2, audio_frames=64, n_mels=64, eval_frames=5)
+    assert decode_rows(rows, spec, True, np.random.default_rng(0))["faces"].shape[1] == 2
+    assert decode_rows(rows, spec, False, np.random.default_rng(0))["faces"].shape[1] == 5
+    assert decode_rows([], spec, False, np.random.default_rng(0))["faces"].shape[1] == 5
+
+
+def test_label_smoothing_keeps_confident_answers_from_a_zero_loss() -> None:
+    t = {
+        "label": torch.tensor([1.0, 0.0]),
+        "face_label": torch.tensor([1.0, float("nan")]),
+        "audio_label": torch.tensor([0.0, 0.0]),
+        "has_audio": torch.tensor([1.0, 1.0]),
+    }
+    out = {
+        "fake": torch.tensor([20.0, -20.0]),
+        "face": torch.tensor([20.0, 0.0]),
+        "audio": torch.tensor([-20.0, -20.0]),
+    }
+    plain = loss_terms(out, t, LossSettings(pos_weight=None, aux_weight=1.0, modality_dropout=0.0))
+    smooth = loss_terms(
+        out, t, LossSettings(pos_weight=None, aux_weight=1.0, modality_dropout=0.0, label_smoothing=0.1)
+    )
+    assert float(plain["loss"]) < 1e-6
+    # eps/2 = 0.05 of the target sits on the wrong side: 0.05 * 20 nats per confident head.
+    assert float(smooth["main"]) == pytest.approx(1.0, abs=0.01)
+    assert float(smooth["face"]) == pytest.approx(1.0, abs=0.01)  # the unknown label stays masked
