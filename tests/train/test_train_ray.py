@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
+from typing import Any
 
 import pyarrow.parquet as pq
 import pytest
 
 from dfdc_lake.lake.reader import committed_shards
 from dfdc_lake.train.folds import FoldAssignment
+from tests.distributed.helpers import REPO
 from tests.train.conftest import TRAIN_ARGS, TrainedRun, run_cli
 from tests.train.synthetic_lake import LakeSpec, write_lake
 
@@ -90,19 +93,39 @@ def test_webdataset_with_two_workers_sees_every_validation_sample(
 
 
 @pytest.mark.s3
-def test_training_from_an_s3_lake_to_s3_storage(s3_lake_url: str, ray_driver: str) -> None:
-    from dfdc_lake.lake.reader import filesystem_for
+def test_train_pipeline_under_ray_job_submit_from_an_s3_lake_with_two_parquet_workers(
+    s3_lake_url: str, ray_cluster: Any, tmp_path: Path
+) -> None:
+    """What a cluster user runs: ``ray job submit -- python train.py s3://lake --storage-path s3://runs``.
+
+    The job's driver and Ray Train workers get S3 settings from their nodes' environment (as from an
+    instance profile); Parquet training goes through Ray Data, split between two workers.
+    """
+    from dfdc_lake.lake.reader import filesystem_for, read_samples_table
     from dfdc_lake.train.scoring import load_checkpoint
 
     write_lake(s3_lake_url, LakeSpec(families=12, parts=2, chunks_per_part=1))
     runs = s3_lake_url.rsplit("/", 1)[0] + "/runs"
-    options = ["--name", "s3run", "--epochs", "1", "--batch-size", "8", "--frames", "1", "--num-folds", "3"]
-    code, _ = run_cli(["train", s3_lake_url, "--storage-path", runs, *options, "--address", ray_driver])
-    assert code == 0
+    workdir = tmp_path / "job"
+    workdir.mkdir()
+    shutil.copy(REPO / "pipelines" / "train.py", workdir / "train.py")
+    options = (
+        "--name s3run --epochs 1 --batch-size 8 --frames 1 --eval-frames 2 --num-folds 3 --num-workers 2"
+    )
+    # Two workers of half a CPU each leave the 2-CPU test cluster one CPU for Ray Data's read/decode tasks.
+    entrypoint = ["python", "train.py", s3_lake_url, "--storage-path", runs, *options.split()]
+    result = ray_cluster.submit_job(workdir, [*entrypoint, "--set", "cpus_per_worker=0.5"])
+    assert result.returncode == 0, (result.stdout[-3000:], result.stderr[-3000:])
     fs = filesystem_for(runs)
     run_dir = runs.removeprefix("s3://") + "/s3run"
     assert fs.exists(f"{run_dir}/folds.json") and fs.exists(f"{run_dir}/epoch_0000/model.pt")
     (record,) = [json.loads(line) for line in fs.cat_file(f"{run_dir}/metrics.jsonl").decode().splitlines()]
-    assert record["epoch"] == 0 and record["val_videos"] > 0
+    folds = FoldAssignment.from_json(fs.cat_file(f"{run_dir}/folds.json").decode())
+    rows = read_samples_table(s3_lake_url, columns=["family_id", "video_id"]).to_pylist()
+    val_videos = {r["video_id"] for r in rows if folds.side(r["family_id"]) == "val"}
+    assert record["epoch"] == 0 and record["val_videos"] == len(val_videos)  # each scored once
+    assert record["train_samples"] > 0
+    run = json.loads(fs.cat_file(f"{run_dir}/run.json").decode())
+    assert run["train_config"]["num_workers"] == 2 and run["train_config"]["format"] == "parquet"
     loaded = load_checkpoint(f"{runs}/s3run")
     assert loaded.url.endswith("/s3run/epoch_0000") and loaded.meta["lake"] == s3_lake_url
