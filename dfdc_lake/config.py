@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -154,19 +154,27 @@ class Config(_Section):
             section, field = parts
             if field not in data[section]:
                 raise ConfigError(f"override {item!r}: {section!r} has no setting {field!r}")
-            try:
-                value: Any = json.loads(raw)
-            except json.JSONDecodeError:
-                value = raw
-            data[section][field] = value
-        return _validate(data, "--set overrides")
+            data[section][field] = parse_override_value(raw)
+        return validate_config(Config, data, "invalid configuration from --set overrides")
 
 
-def _validate(data: Any, origin: str) -> Config:
+def parse_override_value(raw: str) -> Any:
+    """A ``key=value`` override's value: parsed as JSON where it parses, else the string itself."""
     try:
-        return Config.model_validate(data)
+        return json.loads(raw)
+    except json.JSONDecodeError:
+        return raw
+
+
+ModelT = TypeVar("ModelT", bound=BaseModel)
+
+
+def validate_config(model: type[ModelT], data: Any, what: str) -> ModelT:
+    """``model`` validated from ``data``; a ConfigError starting with ``what`` otherwise."""
+    try:
+        return model.model_validate(data)
     except ValidationError as err:
-        raise ConfigError(f"invalid configuration from {origin}: {err}") from None
+        raise ConfigError(f"{what}: {err}") from None
 
 
 def read_config_file(path: str | Path) -> dict[str, Any]:
@@ -198,5 +206,9 @@ def stable_hash(payload: Any) -> str:
 
 def load_config(path: str | Path | None = None, overrides: list[str] | None = None) -> Config:
     """Load a JSON or YAML config file (or the defaults) and apply CLI overrides."""
-    config = Config() if path is None else _validate(read_config_file(path), str(path))
+    config = (
+        Config()
+        if path is None
+        else validate_config(Config, read_config_file(path), f"invalid configuration from {path}")
+    )
     return config.with_overrides(overrides or [])

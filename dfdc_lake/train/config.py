@@ -6,13 +6,12 @@ or every committed chunk of a lake would look stale. ``train_hash()`` is recorde
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from dfdc_lake.config import read_config_file, stable_hash
+from dfdc_lake.config import parse_override_value, read_config_file, stable_hash, validate_config
 from dfdc_lake.errors import ConfigError
 
 __all__ = ["SCHEDULING_FIELDS", "TrainConfig", "load_train_config"]
@@ -132,10 +131,7 @@ class TrainConfig(BaseModel):
 
 
 def _validate(data: Any, origin: str) -> TrainConfig:
-    try:
-        return TrainConfig.model_validate(data)
-    except ValidationError as err:
-        raise ConfigError(f"invalid training configuration from {origin}: {err}") from None
+    return validate_config(TrainConfig, data, f"invalid training configuration from {origin}")
 
 
 def load_train_config(path: str | Path | None = None, overrides: list[str] | None = None) -> TrainConfig:
@@ -150,8 +146,5 @@ def load_train_config(path: str | Path | None = None, overrides: list[str] | Non
         key, sep, raw = item.partition("=")
         if not sep or not key.strip():
             raise ConfigError(f"override {item!r} is not of the form key=value")
-        try:
-            parsed[key.strip()] = json.loads(raw)
-        except json.JSONDecodeError:
-            parsed[key.strip()] = raw
+        parsed[key.strip()] = parse_override_value(raw)
     return config.with_overrides(parsed)
