@@ -1,7 +1,7 @@
 """Training input throughput: lake shards vs. one image file per crop (the DFDC winners' layout).
 
 Both loaders produce the same tensors from the same samples (K random crops decoded and resized, a
-log-mel window, labels); only where the bytes come from differs:
+log-mel window, labels) through the same decode code; only where the bytes come from differs:
 
 - lake: stream the committed Parquet shards (found through commit records), record batch by record batch;
 - files: ``ROOT/files-<fmt>/<video_id>/<sample_id>_<NNN>.<fmt>`` per crop, ``<sample_id>.logmel.npy`` per
@@ -9,10 +9,10 @@ log-mel window, labels); only where the bytes come from differs:
   ``png`` is the winners' layout (loose PNG crops); ``jpg`` holds the lake's own JPEG bytes, so it
   isolates the cost of the layout from the cost of the image format.
 
-    python bench/loader.py                       # synthetic corpus -> ingest -> lake -> both layouts
+    python bench/loader.py                       # dfdc-profile corpus (1080p, 48 clips) -> lake -> both
+                                                 # layouts; the corpus and lake stay in --work for reruns
+    python bench/loader.py --profile tiny        # the test suite's 480x270 clips (~90 px crops)
     python bench/loader.py --lake ./lake         # an existing lake (the crop tree is exported from it)
-    python bench/loader.py --lake bench-out/lake-dfdc --passes 20   # 1080p clips' 224 px crops
-                                                 # (the lake bench/ingest.py leaves behind)
     python bench/loader.py --lake s3://b/lake --root s3://b/bench   # both layouts on S3
 
 Prints samples/s of each and the ratio; ``--json`` for a machine-readable line.
@@ -27,7 +27,6 @@ import io
 import itertools
 import json
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -41,15 +40,22 @@ from dfdc_lake.train.features import InputSpec, decode_rows
 INDEX_COLUMNS = ["sample_id", "video_id", "num_crops", "has_audio", "is_fake", "face_fake", "audio_fake"]
 
 
-def build_lake(work: Path, families: int, address: str | None) -> str:
-    """A lake made the real way: a synthetic DFDC corpus, ingested with Ray."""
+def build_lake(work: Path, profile: str, families: int, address: str | None) -> str:
+    """A lake made the real way: a synthetic DFDC corpus (kept for reruns), ingested with Ray."""
+    import os
+
     from dfdc_lake.distributed.ingest import ingest
     from dfdc_lake.synth.corpus import write_corpus
 
     corpus, lake = work / "corpus", work / "lake"
-    if not corpus.exists():
-        write_corpus(corpus, parts=2, families=families, fakes_per_family=3, profile="tiny", cases=())
-    ingest(str(corpus), str(lake), address=address)
+    marker = work / f".corpus-{profile}-{families}"
+    if not marker.exists():
+        write_corpus(
+            corpus, parts=2, families=families, fakes_per_family=5, profile=profile, cases=(),
+            overwrite=True, workers=os.cpu_count() or 1,
+        )  # fmt: skip
+        marker.touch()
+    ingest(str(corpus), str(lake), address=address)  # a rerun finds every chunk committed
     return str(lake)
 
 
@@ -180,9 +186,15 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--lake", help="an existing lake (default: build one from a synthetic corpus)")
     parser.add_argument("--root", help="where the crop-file tree goes (default: a temp folder; s3:// works)")
-    parser.add_argument("--work", help="work folder for the synthetic corpus and lake (default: temp)")
     parser.add_argument(
-        "--families", type=int, default=6, help="plain families per part of the synthetic corpus"
+        "--work", help="work folder for the synthetic corpus and lake (default: bench-out/loader-PROFILE)"
+    )
+    parser.add_argument(
+        "--profile", choices=["dfdc", "tiny"], default="dfdc",
+        help="synthetic corpus: dfdc (1920x1080 like DFDC: ~224 px crops) or tiny (480x270: ~90 px crops)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--families", type=int, default=4, help="families (1 REAL + 5 FAKEs) per part of the synthetic corpus"
     )
     parser.add_argument("--address", help="Ray cluster for building the lake (default: a private local Ray)")
     defaults = TrainConfig()
@@ -206,9 +218,10 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    work = Path(args.work or tempfile.mkdtemp(prefix="dfdc-bench-"))
+    work = Path(args.work or f"bench-out/loader-{args.profile}")
     root = args.root or str(work / "layout")
-    lake = same_store_lake(args.lake or build_lake(work, args.families, args.address or "local"), root)
+    lake = args.lake or build_lake(work, args.profile, args.families, args.address or "local")
+    lake = same_store_lake(lake, root)
     formats = [fmt for fmt in args.file_formats.split(",") if fmt]
     exported = {fmt: export_files(lake, root, fmt) for fmt in formats}
     spec = InputSpec(args.image_size, args.frames, 256, 64)
@@ -216,19 +229,21 @@ def main(argv: list[str] | None = None) -> int:
     loaders: dict[str, Callable[[], Iterator[dict[str, Any]]]] = {"lake": lambda: lake_rows(lake)}
     for fmt in formats:
         loaders[f"files-{fmt}"] = functools.partial(file_rows, root, fmt, spec, rng)
-    rates: dict[str, float] = {}
-    for name, rows in loaders.items():
+    for rows in loaders.values():
         measure(rows(), spec, args.batch_size, rng)  # warm imports and connections (and the page cache)
-        timed = []
-        for _ in range(args.passes):
+    timed: dict[str, list[tuple[int, float]]] = {name: [] for name in loaders}
+    for _ in range(args.passes):  # passes interleave the loaders, so a busy moment hits them all alike
+        for name, rows in loaders.items():
             if args.cold:
                 drop_page_cache()
-            timed.append(measure(rows(), spec, args.batch_size, rng))
-        rates[name] = sum(n for n, _ in timed) / sum(s for _, s in timed)
+            timed[name].append(measure(rows(), spec, args.batch_size, rng))
+    rates = {name: sum(n for n, _ in t) / sum(s for _, s in t) for name, t in timed.items()}
+    spread = {name: (min(n / s for n, s in t), max(n / s for n, s in t)) for name, t in timed.items()}
     samples = next(iter(exported.values()))
     report = {
         "samples": samples, "lake": lake, "files_root": root,
         "samples_per_s": {name: round(rate, 1) for name, rate in rates.items()},
+        "pass_range": {name: [round(low, 1), round(high, 1)] for name, (low, high) in spread.items()},
         "lake_speedup": {name: round(rates["lake"] / rate, 2) for name, rate in rates.items() if name != "lake"},
         "frames_per_sample": args.frames, "image_size_px": args.image_size, "cold_cache": args.cold,
     }  # fmt: skip
@@ -239,11 +254,12 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"{samples} samples, {args.frames} crops each at {args.image_size}px, {args.passes} passes, {cache}"
     )
-    print(f"  {'lake shards (' + lake + ')':60}{rates['lake']:9.1f} samples/s")
-    for fmt in formats:
-        name = f"files-{fmt}"
-        label = f"one .{fmt} file per crop ({root}/{name})"
-        print(f"  {label:60}{rates[name]:9.1f} samples/s   lake is {report['lake_speedup'][name]}x faster")
+    labels = {"lake": f"lake shards ({lake})"}
+    labels.update({f"files-{fmt}": f"one .{fmt} file per crop ({root}/files-{fmt})" for fmt in formats})
+    for name, label in labels.items():
+        low, high = spread[name]
+        line = f"  {label:60}{rates[name]:9.1f} samples/s (passes {low:.0f}-{high:.0f})"
+        print(line if name == "lake" else f"{line}   lake is {report['lake_speedup'][name]}x faster")
     return 0
 
 

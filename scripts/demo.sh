@@ -40,7 +40,7 @@ step "train: Ray Train on the lake's committed shards, folds by family -> $runs/
 dfdc-lake train "$lake" --storage-path "$runs" --name demo --address local ${DEMO_TRAIN_ARGS:-}
 
 step "predict: score a held-out corpus (another seed, never ingested) as raw videos"
-synth "$heldout" --profile tiny --parts 1 --families 4 --seed 1 --cases none
+synth "$heldout" --profile tiny --parts 1 --families 8 --seed 1 --cases none
 dfdc-lake predict "$runs/demo" --folder "$heldout/dfdc_train_part_0" --out "$out/submission.csv"
 head -4 "$out/submission.csv"
 python scripts/score_submission.py "$out/submission.csv" "$heldout/dfdc_train_part_0/metadata.json"

@@ -17,8 +17,11 @@ def main(submission: str, metadata: str) -> int:
     reals = [p for p, fake in scored if not fake]
     pairs = sum((f > r) + 0.5 * (f == r) for f in fakes for r in reals)
     auc = pairs / (len(fakes) * len(reals)) if fakes and reals else float("nan")
+    accuracy = sum((p >= 0.5) == fake for p, fake in scored) / len(scored)
     print(
-        f"held-out submission: {len(scored)} videos ({len(fakes)} fake), log loss {loss:.3f}, AUC {auc:.3f}"
+        f"held-out submission: {len(scored)} videos ({len(fakes)} fake), log loss {loss:.3f}, AUC {auc:.3f}, "
+        f"accuracy at 0.5 {accuracy:.3f} (reals called fake: {sum(r >= 0.5 for r in reals)}/{len(reals)}, "
+        f"fakes called real: {sum(f < 0.5 for f in fakes)}/{len(fakes)})"
     )
     return 0
 

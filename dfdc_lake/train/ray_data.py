@@ -14,7 +14,7 @@ import numpy as np
 import pyarrow as pa
 import ray.data
 
-from dfdc_lake.train.features import LAKE_COLUMNS, InputSpec, decode_rows
+from dfdc_lake.train.features import LAKE_COLUMNS, InputSpec, arrow_rows, decode_rows
 
 __all__ = ["decode_table", "parquet_dataset"]
 
@@ -24,7 +24,7 @@ def decode_table(table: pa.Table, *, spec: InputSpec, train: bool) -> dict[str, 
 
     Training draws fresh frames and windows on every call (a new epoch re-executes the dataset).
     """
-    return decode_rows(table.to_pylist(), spec, train, np.random.default_rng())
+    return decode_rows(arrow_rows(table), spec, train, np.random.default_rng())
 
 
 def parquet_dataset(

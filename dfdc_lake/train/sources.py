@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from dfdc_lake.train.features import LAKE_COLUMNS, InputSpec, decode_rows
+from dfdc_lake.train.features import LAKE_COLUMNS, InputSpec, arrow_rows, decode_rows
 
 __all__ = [
     "RayDataBatches",
@@ -72,7 +72,7 @@ def iter_parquet_rows(filesystem: Any, paths: list[str], batch_rows: int = 64) -
     for path in paths:
         with filesystem.open_input_file(path) as handle:
             for batch in pq.ParquetFile(handle).iter_batches(batch_size=batch_rows, columns=LAKE_COLUMNS):
-                yield from batch.to_pylist()
+                yield from arrow_rows(batch)
 
 
 @dataclass

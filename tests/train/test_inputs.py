@@ -13,8 +13,10 @@ import torch
 from dfdc_lake.errors import LakeCommitError
 from dfdc_lake.lake.reader import committed_shards
 from dfdc_lake.train.features import (
+    LAKE_COLUMNS,
     SILENCE_DB,
     InputSpec,
+    arrow_rows,
     decode_rows,
     decode_sample,
     pick_frames,
@@ -63,6 +65,51 @@ def test_parquet_and_webdataset_rows_decode_to_the_same_inputs(synth_lake: Path)
     np.testing.assert_array_equal(np.isnan(a["face_label"]), np.isnan(b["face_label"]))
     assert a["faces"].shape == (12, 2, 32, 32, 3) and a["faces"].dtype == np.uint8
     assert a["mel"].shape == (12, 64, 64)
+
+
+def test_arrow_rows_are_the_pylist_rows_without_the_copies(synth_lake: Path) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    paths = committed_shards(str(synth_lake), "parquet")
+    table = pa.concat_tables(pq.read_table(p, columns=LAKE_COLUMNS) for p in paths)  # chunked columns
+    lazy, plain = arrow_rows(table), table.to_pylist()
+    assert table.column("crops_jpeg").num_chunks == len(paths) > 1
+    assert any(row["logmel_f16"] is None for row in plain)  # rows without audio are in the lake
+    for a, b in zip(lazy, plain, strict=True):
+        assert [bytes(crop) for crop in a["crops_jpeg"]] == b["crops_jpeg"]
+        assert [bytes(crop) for crop in a["crops_jpeg"][1:3]] == b["crops_jpeg"][1:3]
+        assert (a["logmel_f16"] is None) == (b["logmel_f16"] is None)
+        assert a["logmel_f16"] is None or bytes(a["logmel_f16"]) == b["logmel_f16"]
+        assert {k: a[k] for k in a if k not in ("crops_jpeg", "logmel_f16")} == {
+            k: b[k] for k in b if k not in ("crops_jpeg", "logmel_f16")
+        }
+    spec = InputSpec(image_size_px=32, frames_per_sample=2, audio_frames=64, n_mels=64)
+    a_in = decode_rows(lazy[:16], spec, False, np.random.default_rng(0))
+    b_in = decode_rows(plain[:16], spec, False, np.random.default_rng(0))
+    for key in ("faces", "mel", "has_audio", "label"):
+        np.testing.assert_array_equal(a_in[key], b_in[key])
+
+
+@pytest.mark.parametrize("size_px", [24, 150])  # the lake's crops are 48 px: shrunk and enlarged
+def test_crops_are_resized_like_pil_bilinear_from_jpeg_or_png(synth_lake: Path, size_px: int) -> None:
+    import io
+
+    from PIL import Image
+
+    rows = list(iter_parquet_rows(pafs.LocalFileSystem(), committed_shards(str(synth_lake), "parquet")))[:1]
+    jpeg = bytes(rows[0]["crops_jpeg"][0])
+    with Image.open(io.BytesIO(jpeg)) as image:
+        rgb = image.convert("RGB")
+    png = io.BytesIO()
+    rgb.save(png, format="PNG")
+    expected = np.asarray(rgb.resize((size_px, size_px), Image.Resampling.BILINEAR), dtype=np.int16)
+    spec = InputSpec(image_size_px=size_px, frames_per_sample=1, audio_frames=64, n_mels=64)
+    for data in (jpeg, png.getvalue()):
+        faces, _ = decode_sample([data], None, spec, False, np.random.default_rng(0))
+        assert faces.shape == (1, size_px, size_px, 3) and faces.dtype == np.uint8
+        # Antialiased: a plain bilinear sample of a 48 px crop at 24 px would be off by tens of levels.
+        assert np.abs(faces[0].astype(np.int16) - expected).max() <= 2
 
 
 def test_frame_and_window_choice() -> None:
