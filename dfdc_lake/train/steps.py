@@ -28,15 +28,26 @@ class LossSettings:
     label_smoothing: float = 0.0  # targets become eps/2 and 1 - eps/2
 
 
+def _tensor(values: np.ndarray, dtype: type, device: torch.device) -> torch.Tensor:
+    array: np.ndarray = np.ascontiguousarray(values, dtype=dtype)
+    if not array.flags.writeable:  # Ray hands batches out as read-only views; torch wants writable memory
+        array = array.copy()
+    return torch.from_numpy(array).to(device)
+
+
 def to_tensors(batch: Batch, device: torch.device) -> dict[str, torch.Tensor]:
     """The numeric columns of a decoded batch as tensors on ``device``."""
-    out = {"faces": torch.from_numpy(np.ascontiguousarray(batch["faces"], dtype=np.uint8)).to(device)}
-    out["mel"] = torch.from_numpy(np.ascontiguousarray(batch["mel"], dtype=np.float32)).to(device)
+    out = {
+        "faces": _tensor(batch["faces"], np.uint8, device),
+        "mel": _tensor(batch["mel"], np.float32, device),
+    }
     for key in ("has_audio", "label", "face_label", "audio_label"):
-        out[key] = torch.from_numpy(np.asarray(batch[key], dtype=np.float32)).to(device)
-    out["has_face"] = torch.ones_like(out["label"]) if "has_face" not in batch else (
-        torch.from_numpy(np.asarray(batch["has_face"], dtype=np.float32)).to(device)
-    )  # fmt: skip
+        out[key] = _tensor(batch[key], np.float32, device)
+    out["has_face"] = (
+        torch.ones_like(out["label"])
+        if "has_face" not in batch
+        else _tensor(batch["has_face"], np.float32, device)
+    )
     return out
 
 

@@ -202,3 +202,16 @@ def test_label_smoothing_keeps_confident_answers_from_a_zero_loss() -> None:
     # eps/2 = 0.05 of the target sits on the wrong side: 0.05 * 20 nats per confident head.
     assert float(smooth["main"]) == pytest.approx(1.0, abs=0.01)
     assert float(smooth["face"]) == pytest.approx(1.0, abs=0.01)  # the unknown label stays masked
+
+
+def test_read_only_batches_become_tensors_without_a_warning() -> None:
+    import warnings
+
+    batch = {key: np.zeros(3, np.float32) for key in ("has_audio", "label", "face_label", "audio_label")}
+    batch |= {"faces": np.zeros((3, 2, 8, 8, 3), np.uint8), "mel": np.zeros((3, 4, 5), np.float32)}
+    for array in batch.values():
+        array.setflags(write=False)  # how Ray Data hands batches to a Train worker
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        tensors = to_tensors(batch, torch.device("cpu"))
+    assert tensors["faces"].dtype == torch.uint8 and tensors["has_face"].tolist() == [1.0, 1.0, 1.0]
