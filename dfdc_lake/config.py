@@ -80,6 +80,12 @@ class LabelConfig(_Section):
         description="Mean abs. difference of 64px grey crops, contrast-normalized (1 std = 48 levels) and "
         "compared as 16x16 block means, above which a track is face_fake.",
     )
+    face_min_contrast: float = Field(
+        16.0,
+        ge=0.0,
+        description="Grey-level spread (median std of the original's 64px grey crops) below which face_fake "
+        "is unknown: in a face this dark or flat, a re-encode at CRF 30 scores like a swap.",
+    )
     audio_diff_threshold: float = Field(
         0.7,
         gt=0.0,

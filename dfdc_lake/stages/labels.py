@@ -12,7 +12,10 @@ re-encoding (the fakes were encoded separately from their originals) and high un
   comparison, do not).
 
 A REAL is false on both; a fake whose original is absent (or, for audio, either side without audio)
-is unknown (None).
+is unknown (None), and so is the face of a fake whose original crops are too dark or flat
+(``face_min_contrast``): stretching a few grey levels of contrast to ``FACE_CONTRAST`` stretches the
+codec noise with it, and a dark re-encode then scores like a swap (measured on the synthetic
+low-light case: re-encode at CRF 30 5.6, weakest swap 5.2, both at a crop spread of 7.8 levels).
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ import numpy as np
 from dfdc_lake.config import LabelConfig
 from dfdc_lake.records import AudioFeatures
 
-__all__ = ["ModalityLabeler", "audio_difference_db", "face_difference"]
+__all__ = ["ModalityLabeler", "audio_difference_db", "face_contrast", "face_difference"]
 
 FACE_POOL_PX = 4  # 64 px thumbnails compared as 16x16 blocks
 FACE_CONTRAST = 48.0  # grey levels one standard deviation of the original crop is scaled to
@@ -64,6 +67,11 @@ def face_difference(
     return float(np.median(np.abs(fake_blocks - original_blocks).mean(axis=(1, 2))))
 
 
+def face_contrast(thumbs: np.ndarray) -> float:
+    """Median over crops of the grey-level standard deviation of ``thumbs`` (uint8 [K, S, S])."""
+    return float(np.median(thumbs.reshape(len(thumbs), -1).std(axis=1)))
+
+
 def audio_difference_db(fake: AudioFeatures, original: AudioFeatures) -> float:
     """Mean absolute difference (dB) of the two clips' long-term log-mel spectra, quiet cells floored."""
     if fake.logmel.shape[0] != original.logmel.shape[0]:
@@ -91,7 +99,13 @@ class ModalityLabeler:
         original_frames: np.ndarray,
         original_thumbs: np.ndarray,
     ) -> bool | None:
-        """Whether a fake's track differs from the original's beyond ``face_diff_threshold``."""
+        """Whether a fake's track differs from the original's beyond ``face_diff_threshold``.
+
+        None when the two share no frame or the original's crops are darker or flatter than
+        ``face_min_contrast`` (see the module doc).
+        """
+        if len(original_thumbs) and face_contrast(original_thumbs) < self.config.face_min_contrast:
+            return None
         diff = face_difference(fake_frames, fake_thumbs, original_frames, original_thumbs)
         return None if diff is None else diff > self.config.face_diff_threshold
 

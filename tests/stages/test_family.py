@@ -112,11 +112,13 @@ def test_modality_labels_match_ground_truth(corpus_run, tiny_truth) -> None:
         if truth.kind == "real":
             assert (sample.face_fake, sample.audio_fake) == (False, False), sample.sample_id
             continue
-        assert sample.face_fake == (truth.kind in ("face", "both") and truth.swapped_person == person), (
-            sample.sample_id,
-            truth.kind,
-            truth.tags,
+        # A low-light face is too dark to tell a swap from codec noise: unknown (labels.face_min_contrast).
+        expected_face = (
+            None
+            if "low_light" in truth.tags
+            else truth.kind in ("face", "both") and truth.swapped_person == person
         )
+        assert sample.face_fake == expected_face, (sample.sample_id, truth.kind, truth.tags)
         both_have_audio = truth.has_audio and original is not None and original.has_audio
         expected_audio = (truth.kind in ("voice", "both")) if both_have_audio else None
         assert sample.audio_fake == expected_audio, (sample.sample_id, truth.kind, truth.tags)
