@@ -113,7 +113,7 @@ def _bool(text: str) -> bool | None:
 
 
 def file_rows(root: str, fmt: str, spec: InputSpec, rng: np.random.Generator) -> Iterator[dict[str, Any]]:
-    """Rows read crop file by crop file: only the K crops a step uses are opened (PIL decodes either format)."""
+    """Rows read crop file by crop file: only the K crops a step uses are opened (decoded like lake crops)."""
     from dfdc_lake.train.features import pick_frames
 
     fs, base = _fs(root)

@@ -9,6 +9,7 @@ window; evaluation picks K evenly spaced crops and the centre window. Only the K
 
 from __future__ import annotations
 
+import io
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -68,17 +69,31 @@ def pick_frames(num_crops: int, k: int, train: bool, rng: np.random.Generator) -
     return np.linspace(0, num_crops - 1, k).round().astype(np.int64)
 
 
-def _decode_crop(data: bytes, size_px: int, mirror: bool = False) -> np.ndarray:
-    """One crop (JPEG, or PNG in the loader benchmark's file layout) as uint8 ``[S, S, 3]``.
+_JPEG_MAGIC = b"\xff\xd8\xff"
 
-    torchvision's libjpeg-turbo decoder and torch's antialiased bilinear resize (which matches PIL's
-    bilinear resize to within one grey level) take about half the time of PIL's decode + resize.
+
+def _decode_crop(data: Any, size_px: int, mirror: bool = False) -> np.ndarray:
+    """One crop (the lake's JPEG bytes, or another image format PIL reads) as uint8 ``[S, S, 3]``.
+
+    JPEG goes through torchvision's libjpeg-turbo decoder; torch's antialiased bilinear resize
+    matches PIL's bilinear resize to within one grey level. Together they take about half the time
+    of PIL's decode + resize. Other formats (PNG in the loader benchmark's file layout) are decoded
+    by PIL: torchvision's libpng resolves zlib to whatever was loaded globally first, and decord
+    loads a zlib 1.2.3 that way, after which torchvision's PNG decoding fails or crashes.
     """
     import torch
     from torch.nn.functional import interpolate
-    from torchvision.io import ImageReadMode, decode_image
 
-    image = decode_image(torch.frombuffer(bytearray(data), dtype=torch.uint8), mode=ImageReadMode.RGB)
+    raw = bytearray(data)
+    if raw[:3] == _JPEG_MAGIC:
+        from torchvision.io import ImageReadMode, decode_jpeg
+
+        image = decode_jpeg(torch.frombuffer(raw, dtype=torch.uint8), mode=ImageReadMode.RGB)
+    else:
+        from PIL import Image
+
+        with Image.open(io.BytesIO(raw)) as opened:
+            image = torch.from_numpy(np.array(opened.convert("RGB"))).permute(2, 0, 1)
     resized = interpolate(image[None], size=(size_px, size_px), mode="bilinear", antialias=True)[0]
     if mirror:
         resized = resized.flip(-1)

@@ -95,6 +95,7 @@ def test_arrow_rows_are_the_pylist_rows_without_the_copies(synth_lake: Path) -> 
 def test_crops_are_resized_like_pil_bilinear_from_jpeg_or_png(synth_lake: Path, size_px: int) -> None:
     import io
 
+    import decord  # noqa: F401  # loaded, as in predict: its global zlib once broke PNG decoding
     from PIL import Image
 
     rows = list(iter_parquet_rows(pafs.LocalFileSystem(), committed_shards(str(synth_lake), "parquet")))[:1]
