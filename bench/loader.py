@@ -251,6 +251,8 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(report))
         return 0
     cache = "cold page cache (dropped before each pass)" if args.cold else "warm page cache"
+    if root.startswith("s3://"):
+        cache = "both layouts on S3"
     print(
         f"{samples} samples, {args.frames} crops each at {args.image_size}px, {args.passes} passes, {cache}"
     )
