@@ -49,21 +49,17 @@ def timed_pool(func, clips: list[str], workers: int) -> tuple[float, int]:
 
 
 def make_corpus(root: Path, videos: int, seed: int) -> list[str]:
-    from dfdc_lake.synth.corpus import write_corpus
+    from dfdc_lake.synth.corpus import ensure_corpus
 
-    families = max(1, videos // 6)
-    marker = root / f".complete-{families}-{seed}"
-    if not marker.exists():
-        shutil.rmtree(root, ignore_errors=True)
-        started = time.perf_counter()
-        summary = write_corpus(
-            root, parts=1, families=families, fakes_per_family=5, seed=seed, profile="dfdc", cases=()
-        )
+    started = time.perf_counter()
+    summary = ensure_corpus(
+        root, parts=1, families=max(1, videos // 6), fakes_per_family=5, seed=seed, profile="dfdc", cases=()
+    )
+    if summary is not None:
         print(
             f"generated {summary.videos} dfdc-profile clips in {time.perf_counter() - started:.0f}s",
             flush=True,
         )
-        marker.touch()
     return sorted(str(p) for p in root.glob("dfdc_train_part_*/*.mp4"))
 
 

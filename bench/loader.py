@@ -26,6 +26,7 @@ import functools
 import io
 import itertools
 import json
+import os
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -42,19 +43,14 @@ INDEX_COLUMNS = ["sample_id", "video_id", "num_crops", "has_audio", "is_fake", "
 
 def build_lake(work: Path, profile: str, families: int, address: str | None) -> str:
     """A lake made the real way: a synthetic DFDC corpus (kept for reruns), ingested with Ray."""
-    import os
-
     from dfdc_lake.distributed.ingest import ingest
-    from dfdc_lake.synth.corpus import write_corpus
+    from dfdc_lake.synth.corpus import ensure_corpus
 
     corpus, lake = work / "corpus", work / "lake"
-    marker = work / f".corpus-{profile}-{families}"
-    if not marker.exists():
-        write_corpus(
-            corpus, parts=2, families=families, fakes_per_family=5, profile=profile, cases=(),
-            overwrite=True, workers=os.cpu_count() or 1,
-        )  # fmt: skip
-        marker.touch()
+    ensure_corpus(
+        corpus, parts=2, families=families, fakes_per_family=5, profile=profile, cases=(),
+        workers=os.cpu_count() or 1,
+    )  # fmt: skip
     ingest(str(corpus), str(lake), address=address)  # a rerun finds every chunk committed
     return str(lake)
 

@@ -15,13 +15,21 @@ from collections import Counter
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 from dfdc_lake.synth.encode import break_file, write_mp4
 from dfdc_lake.synth.plan import ClipSpec, PartPlan, plan_corpus
 from dfdc_lake.synth.profiles import ALL_CASES, Profile, get_profile, parse_cases
 from dfdc_lake.synth.truth import TRUTH_FILENAME, ClipTruth, clip_truth, truth_document
 
-__all__ = ["CorpusSummary", "metadata_document", "part_dir_name", "render_clip", "write_corpus"]
+__all__ = [
+    "CorpusSummary",
+    "ensure_corpus",
+    "metadata_document",
+    "part_dir_name",
+    "render_clip",
+    "write_corpus",
+]
 
 log = logging.getLogger(__name__)
 
@@ -201,3 +209,26 @@ def write_corpus(
         seconds=time.perf_counter() - started,
         part_dirs=[root / part_dir_name(plan.part) for plan in plans],
     )
+
+
+OPTIONS_STAMP = ".synth-options.json"
+
+
+def ensure_corpus(out_dir: str | Path, *, workers: int = 1, **options: Any) -> CorpusSummary | None:
+    """``write_corpus(out_dir, **options)`` unless ``out_dir`` already holds the corpus of these options.
+
+    A stamp naming the options is written after the corpus, so a rerun with the same options reuses
+    it, while other options or an interrupted run rewrite it (``overwrite``: synthetic parts only).
+
+    Returns:
+        The summary of what was written, or None when the existing corpus was kept.
+    """
+    root = Path(out_dir)
+    stamp = root / OPTIONS_STAMP
+    wanted = json.dumps(options, sort_keys=True, default=str)
+    if stamp.exists() and stamp.read_text() == wanted:
+        return None
+    stamp.unlink(missing_ok=True)
+    summary = write_corpus(root, overwrite=True, workers=workers, **options)
+    _write_text(stamp, wanted)
+    return summary

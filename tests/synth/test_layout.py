@@ -139,3 +139,20 @@ def test_hard_cases_have_their_shape(tiny_truth):
         clip for clip in tiny_truth.values() if "two_people" in clip.tags and clip.kind in ("face", "both")
     ]
     assert two and all(clip.swapped_person in (0, 1) for clip in two)
+
+
+def test_ensure_corpus_writes_once_per_set_of_options(tmp_path):
+    from dfdc_lake.synth.corpus import OPTIONS_STAMP, ensure_corpus
+
+    options = {"parts": 1, "families": 1, "fakes_per_family": 1, "profile": "tiny", "cases": ()}
+    first = ensure_corpus(tmp_path, seed=0, **options)
+    assert first is not None and first.videos == 2
+    metadata = tmp_path / "dfdc_train_part_0" / "metadata.json"
+    names = set(json.loads(metadata.read_text()))
+    written = metadata.stat().st_mtime_ns
+    assert ensure_corpus(tmp_path, seed=0, **options) is None  # the same options: reused
+    assert metadata.stat().st_mtime_ns == written
+    assert ensure_corpus(tmp_path, seed=1, **options) is not None  # other options: rewritten
+    assert set(json.loads(metadata.read_text())) != names
+    (tmp_path / OPTIONS_STAMP).unlink()  # as if interrupted before the stamp: rewritten
+    assert ensure_corpus(tmp_path, seed=1, **options) is not None
