@@ -36,7 +36,7 @@ from typing import Any
 import numpy as np
 
 from dfdc_lake.train.config import TrainConfig
-from dfdc_lake.train.features import InputSpec, decode_rows
+from dfdc_lake.train.features import InputSpec, decode_rows, png_decoder
 
 INDEX_COLUMNS = ["sample_id", "video_id", "num_crops", "has_audio", "is_fake", "face_fake", "audio_fake"]
 
@@ -242,6 +242,7 @@ def main(argv: list[str] | None = None) -> int:
         "pass_range": {name: [round(low, 1), round(high, 1)] for name, (low, high) in spread.items()},
         "lake_speedup": {name: round(rates["lake"] / rate, 2) for name, rate in rates.items() if name != "lake"},
         "frames_per_sample": args.frames, "image_size_px": args.image_size, "cold_cache": args.cold,
+        "png_decoder": png_decoder(),
     }  # fmt: skip
     if args.json:
         print(json.dumps(report))
@@ -254,6 +255,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     labels = {"lake": f"lake shards ({lake})"}
     labels.update({f"files-{fmt}": f"one .{fmt} file per crop ({root}/files-{fmt})" for fmt in formats})
+    if "png" in formats:
+        labels["files-png"] += f", {report['png_decoder']}"
     for name, label in labels.items():
         low, high = spread[name]
         line = f"  {label:60}{rates[name]:9.1f} samples/s (passes {low:.0f}-{high:.0f})"

@@ -10,6 +10,7 @@ window; evaluation picks K evenly spaced crops and the centre window. Only the K
 from __future__ import annotations
 
 import io
+import sys
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -24,6 +25,7 @@ __all__ = [
     "decode_rows",
     "decode_sample",
     "pick_frames",
+    "png_decoder",
     "spectrogram_window",
 ]
 
@@ -70,25 +72,40 @@ def pick_frames(num_crops: int, k: int, train: bool, rng: np.random.Generator) -
 
 
 _JPEG_MAGIC = b"\xff\xd8\xff"
+_PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def png_decoder() -> str:
+    """Which library decodes a PNG crop in this process: ``"libpng"`` (torchvision) or ``"pil"``.
+
+    decord loads ``libdecord.so`` with ``RTLD_GLOBAL`` and with it a bundled zlib 1.2.3; libpng then
+    binds to that zlib and fails ("bad parameters to zlib") or crashes the process. So PNG goes through
+    torchvision's libpng (about as fast as OpenCV, 1.0 against PIL's 1.1-1.2 ms per 224 px crop) only
+    while decord is not loaded. Lake crops are JPEG; PNG is the loader benchmark's loose-file baseline.
+    """
+    return "pil" if "decord" in sys.modules else "libpng"
 
 
 def _decode_crop(data: Any, size_px: int, mirror: bool = False) -> np.ndarray:
-    """One crop (the lake's JPEG bytes, or another image format PIL reads) as uint8 ``[S, S, 3]``.
+    """One crop (the lake's JPEG bytes, a PNG, or another format PIL reads) as uint8 ``[S, S, 3]``.
 
     JPEG goes through torchvision's libjpeg-turbo decoder; torch's antialiased bilinear resize
     matches PIL's bilinear resize to within one grey level. Together they take about half the time
-    of PIL's decode + resize. Other formats (PNG in the loader benchmark's file layout) are decoded
-    by PIL: torchvision's libpng resolves zlib to whatever was loaded globally first, and decord
-    loads a zlib 1.2.3 that way, after which torchvision's PNG decoding fails or crashes.
+    of PIL's decode + resize. PNG: see ``png_decoder``; anything else: PIL.
     """
     import torch
     from torch.nn.functional import interpolate
+    from torchvision.io import ImageReadMode
 
     raw = bytearray(data)
     if raw[:3] == _JPEG_MAGIC:
-        from torchvision.io import ImageReadMode, decode_jpeg
+        from torchvision.io import decode_jpeg
 
         image = decode_jpeg(torch.frombuffer(raw, dtype=torch.uint8), mode=ImageReadMode.RGB)
+    elif raw[:8] == _PNG_MAGIC and png_decoder() == "libpng":
+        from torchvision.io import decode_png
+
+        image = decode_png(torch.frombuffer(raw, dtype=torch.uint8), mode=ImageReadMode.RGB)
     else:
         from PIL import Image
 

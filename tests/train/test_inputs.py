@@ -20,6 +20,7 @@ from dfdc_lake.train.features import (
     decode_rows,
     decode_sample,
     pick_frames,
+    png_decoder,
     spectrogram_window,
 )
 from dfdc_lake.train.lake_index import read_lake_index
@@ -106,11 +107,47 @@ def test_crops_are_resized_like_pil_bilinear_from_jpeg_or_png(synth_lake: Path, 
     rgb.save(png, format="PNG")
     expected = np.asarray(rgb.resize((size_px, size_px), Image.Resampling.BILINEAR), dtype=np.int16)
     spec = InputSpec(image_size_px=size_px, frames_per_sample=1, audio_frames=64, n_mels=64)
+    assert png_decoder() == "pil"  # libpng would bind to decord's zlib
     for data in (jpeg, png.getvalue()):
         faces, _ = decode_sample([data], None, spec, False, np.random.default_rng(0))
         assert faces.shape == (1, size_px, size_px, 3) and faces.dtype == np.uint8
         # Antialiased: a plain bilinear sample of a 48 px crop at 24 px would be off by tens of levels.
         assert np.abs(faces[0].astype(np.int16) - expected).max() <= 2
+
+
+def test_png_goes_through_libpng_where_decord_is_not_loaded(tmp_path: Path) -> None:
+    """The loader benchmark's PNG baseline decodes with libpng (OpenCV's speed) when it is safe."""
+    import subprocess
+    import sys
+    import textwrap
+
+    from PIL import Image
+
+    rgb = Image.fromarray(np.random.default_rng(0).integers(0, 256, (60, 50, 3), dtype=np.uint8))
+    rgb.save(tmp_path / "crop.png")
+    np.save(tmp_path / "expected.npy", np.asarray(rgb.resize((24, 24), Image.Resampling.BILINEAR)))
+    script = textwrap.dedent(
+        f"""
+        import sys
+        import numpy as np
+        from dfdc_lake.train.features import InputSpec, decode_sample, png_decoder
+        import torchvision.io
+        calls = []
+        real = torchvision.io.decode_png
+        torchvision.io.decode_png = lambda *a, **k: calls.append(1) or real(*a, **k)
+        data = open({str(tmp_path / "crop.png")!r}, "rb").read()
+        spec = InputSpec(image_size_px=24, frames_per_sample=1, audio_frames=64, n_mels=64)
+        faces, _ = decode_sample([data], None, spec, False, np.random.default_rng(0))
+        expected = np.load({str(tmp_path / "expected.npy")!r}).astype(np.int16)
+        print(png_decoder(), len(calls), int(np.abs(faces[0].astype(np.int16) - expected).max()), "decord" in sys.modules)
+        """
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=True
+    )
+    decoder, calls, max_diff, decord_loaded = result.stdout.split()
+    assert (decoder, calls, decord_loaded) == ("libpng", "1", "False")
+    assert int(max_diff) <= 2
 
 
 def test_frame_and_window_choice() -> None:
