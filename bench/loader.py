@@ -108,26 +108,50 @@ def _bool(text: str) -> bool | None:
     return None if text == "" else text == "True"
 
 
-def file_rows(root: str, fmt: str, spec: InputSpec, rng: np.random.Generator) -> Iterator[dict[str, Any]]:
-    """Rows read crop file by crop file: only the K crops a step uses are opened (decoded like lake crops)."""
+def file_rows(
+    root: str, fmt: str, spec: InputSpec, rng: np.random.Generator, in_flight: int = 1
+) -> Iterator[dict[str, Any]]:
+    """Rows read crop file by crop file: only the K crops a step uses are opened (decoded like lake crops).
+
+    ``in_flight > 1`` reads that many samples' files at once from a thread pool (as a DataLoader's
+    workers would keep requests in flight), yielding them in index order.
+    """
+    from collections import deque
+    from concurrent.futures import Future, ThreadPoolExecutor
+
     from dfdc_lake.train.features import pick_frames
 
     fs, base = _fs(root)
     with fs.open_input_stream(f"{base}/files-{fmt}/index.csv") as f:
         index = list(csv.DictReader(io.StringIO(f.read().decode())))
-    for entry in index:
+
+    def read(entry: dict[str, str], picks: np.ndarray) -> dict[str, Any]:
         folder, key = f"{base}/files-{fmt}/{entry['video_id']}", entry["sample_id"]
         crops: list[bytes] = []
-        for i in pick_frames(int(entry["num_crops"]), spec.frames_per_sample, True, rng):
+        for i in picks:
             with fs.open_input_stream(f"{folder}/{key}_{i:03d}.{fmt}") as f:
                 crops.append(f.read())  # decode_rows then decodes exactly these K
         logmel = None
         if entry["has_audio"] == "True":
             with fs.open_input_stream(f"{folder}/{key}.logmel.npy") as f:
                 logmel = np.load(io.BytesIO(f.read()))
-        yield {"sample_id": entry["sample_id"], "video_id": entry["video_id"], "crops_jpeg": crops,
-               "logmel": logmel, "has_audio": logmel is not None, "is_fake": entry["is_fake"] == "True",
-               "face_fake": _bool(entry["face_fake"]), "audio_fake": _bool(entry["audio_fake"])}  # fmt: skip
+        return {"sample_id": entry["sample_id"], "video_id": entry["video_id"], "crops_jpeg": crops,
+                "logmel": logmel, "has_audio": logmel is not None, "is_fake": entry["is_fake"] == "True",
+                "face_fake": _bool(entry["face_fake"]), "audio_fake": _bool(entry["audio_fake"])}  # fmt: skip
+
+    picks = [pick_frames(int(e["num_crops"]), spec.frames_per_sample, True, rng) for e in index]
+    if in_flight <= 1:
+        for entry, chosen in zip(index, picks, strict=True):
+            yield read(entry, chosen)
+        return
+    with ThreadPoolExecutor(max_workers=in_flight) as pool:
+        pending: deque[Future[dict[str, Any]]] = deque()
+        for entry, chosen in zip(index, picks, strict=True):
+            pending.append(pool.submit(read, entry, chosen))
+            if len(pending) > in_flight:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
 
 
 def lake_rows(lake: str) -> Iterator[dict[str, Any]]:
@@ -206,6 +230,10 @@ def _parser() -> argparse.ArgumentParser:
         "--file-formats", default="png,jpg", help="crop-file layouts to compare: png (the winners'), jpg"
     )
     parser.add_argument(
+        "--files-in-flight", type=int, default=1,
+        help="samples whose crop files are read at once (a thread pool; >1 mimics a DataLoader's workers)",
+    )  # fmt: skip
+    parser.add_argument(
         "--cold", action="store_true", help="drop the page cache before every timed pass (Linux, root)"
     )
     parser.add_argument("--json", action="store_true", help="print one JSON line instead of text")
@@ -224,7 +252,7 @@ def main(argv: list[str] | None = None) -> int:
     rng = np.random.default_rng(0)
     loaders: dict[str, Callable[[], Iterator[dict[str, Any]]]] = {"lake": lambda: lake_rows(lake)}
     for fmt in formats:
-        loaders[f"files-{fmt}"] = functools.partial(file_rows, root, fmt, spec, rng)
+        loaders[f"files-{fmt}"] = functools.partial(file_rows, root, fmt, spec, rng, args.files_in_flight)
     for rows in loaders.values():
         measure(rows(), spec, args.batch_size, rng)  # warm imports and connections (and the page cache)
     timed: dict[str, list[tuple[int, float]]] = {name: [] for name in loaders}
@@ -242,7 +270,7 @@ def main(argv: list[str] | None = None) -> int:
         "pass_range": {name: [round(low, 1), round(high, 1)] for name, (low, high) in spread.items()},
         "lake_speedup": {name: round(rates["lake"] / rate, 2) for name, rate in rates.items() if name != "lake"},
         "frames_per_sample": args.frames, "image_size_px": args.image_size, "cold_cache": args.cold,
-        "png_decoder": png_decoder(),
+        "png_decoder": png_decoder(), "files_in_flight": args.files_in_flight,
     }  # fmt: skip
     if args.json:
         print(json.dumps(report))
@@ -250,8 +278,12 @@ def main(argv: list[str] | None = None) -> int:
     cache = "cold page cache (dropped before each pass)" if args.cold else "warm page cache"
     if root.startswith("s3://"):
         cache = "both layouts on S3"
+    in_flight = (
+        f", crop files of {args.files_in_flight} samples read at once" if args.files_in_flight > 1 else ""
+    )
     print(
         f"{samples} samples, {args.frames} crops each at {args.image_size}px, {args.passes} passes, {cache}"
+        f"{in_flight}"
     )
     labels = {"lake": f"lake shards ({lake})"}
     labels.update({f"files-{fmt}": f"one .{fmt} file per crop ({root}/files-{fmt})" for fmt in formats})
