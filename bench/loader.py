@@ -12,6 +12,8 @@ log-mel window, labels) through the same decode code; only where the bytes come 
     python bench/loader.py                       # dfdc-profile corpus (1080p, 48 clips) -> lake -> both
                                                  # layouts; the corpus and lake stay in --work for reruns
     python bench/loader.py --profile tiny        # the test suite's 480x270 clips (~90 px crops)
+    python bench/loader.py --copies-of ../shared/dfdc-sample/dfdc_train_part_0/abqwwspghj.mp4
+                                                 # 24 copies of one real DFDC clip: real faces' crops
     python bench/loader.py --lake ./lake         # an existing lake (the crop tree is exported from it)
     python bench/loader.py --lake s3://b/lake --root s3://b/bench   # both layouts on S3
 
@@ -52,6 +54,32 @@ def build_lake(work: Path, profile: str, families: int, address: str | None) -> 
         workers=os.cpu_count() or 1,
     )  # fmt: skip
     ingest(str(corpus), str(lake), address=address)  # a rerun finds every chunk committed
+    return str(lake)
+
+
+def build_copies_lake(work: Path, video: Path, copies: int, address: str | None) -> str:
+    """A lake of ``copies`` copies of one real clip (real faces' crops), ingested with Ray.
+
+    The copies keep the clip's metadata entry (label, original) when its folder has a
+    ``metadata.json``; a missing original only leaves ``face_fake`` unknown.
+    """
+    import shutil
+
+    from dfdc_lake.distributed.ingest import ingest
+
+    entry = {"label": "REAL", "split": "train", "original": None}
+    metadata = video.parent / "metadata.json"
+    if metadata.exists():
+        entry = json.loads(metadata.read_text()).get(video.name, entry)
+    part = work / "corpus" / "dfdc_train_part_0"
+    part.mkdir(parents=True, exist_ok=True)
+    names = {f"copy{i:03d}_{video.name}": entry for i in range(copies)}
+    for name in names:
+        if not (part / name).exists():
+            shutil.copyfile(video, part / name)
+    (part / "metadata.json").write_text(json.dumps(names))
+    lake = work / "lake"
+    ingest(str(work / "corpus"), str(lake), address=address)  # a rerun finds every chunk committed
     return str(lake)
 
 
@@ -205,6 +233,11 @@ def _parser() -> argparse.ArgumentParser:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--lake", help="an existing lake (default: build one from a synthetic corpus)")
+    parser.add_argument(
+        "--copies-of", type=Path, metavar="VIDEO",
+        help="build the lake from --copies copies of this real clip instead of a synthetic corpus",
+    )  # fmt: skip
+    parser.add_argument("--copies", type=int, default=24, help="copies of the --copies-of clip")
     parser.add_argument("--root", help="where the crop-file tree goes (default: a temp folder; s3:// works)")
     parser.add_argument(
         "--work", help="work folder for the synthetic corpus and lake (default: bench-out/loader-PROFILE)"
@@ -242,9 +275,15 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    work = Path(args.work or f"bench-out/loader-{args.profile}")
+    work = Path(args.work or f"bench-out/loader-{'copies' if args.copies_of else args.profile}")
     root = args.root or str(work / "layout")
-    lake = args.lake or build_lake(work, args.profile, args.families, args.address or "local")
+    address = args.address or "local"
+    if args.lake:
+        lake = args.lake
+    elif args.copies_of:
+        lake = build_copies_lake(work, args.copies_of, args.copies, address)
+    else:
+        lake = build_lake(work, args.profile, args.families, address)
     lake = same_store_lake(lake, root)
     formats = [fmt for fmt in args.file_formats.split(",") if fmt]
     exported = {fmt: export_files(lake, root, fmt) for fmt in formats}
