@@ -137,12 +137,13 @@ def _bool(text: str) -> bool | None:
 
 
 def file_rows(
-    root: str, fmt: str, spec: InputSpec, rng: np.random.Generator, in_flight: int = 1
+    root: str, fmt: str, spec: InputSpec, rng: np.random.Generator, in_flight: int = 1, repeat: int = 1
 ) -> Iterator[dict[str, Any]]:
     """Rows read crop file by crop file: only the K crops a step uses are opened (decoded like lake crops).
 
     ``in_flight > 1`` reads that many samples' files at once from a thread pool (as a DataLoader's
-    workers would keep requests in flight), yielding them in index order.
+    workers would keep requests in flight), yielding them in index order. ``repeat`` reads the index
+    that many times over.
     """
     from collections import deque
     from concurrent.futures import Future, ThreadPoolExecutor
@@ -151,7 +152,7 @@ def file_rows(
 
     fs, base = _fs(root)
     with fs.open_input_stream(f"{base}/files-{fmt}/index.csv") as f:
-        index = list(csv.DictReader(io.StringIO(f.read().decode())))
+        index = list(csv.DictReader(io.StringIO(f.read().decode()))) * repeat
 
     def read(entry: dict[str, str], picks: np.ndarray) -> dict[str, Any]:
         folder, key = f"{base}/files-{fmt}/{entry['video_id']}", entry["sample_id"]
@@ -182,13 +183,15 @@ def file_rows(
             yield pending.popleft().result()
 
 
-def lake_rows(lake: str) -> Iterator[dict[str, Any]]:
-    """Rows streamed from the lake's committed Parquet shards."""
+def lake_rows(lake: str, read_ahead_batches: int = 2, repeat: int = 1) -> Iterator[dict[str, Any]]:
+    """Rows streamed from the lake's committed Parquet shards (as training's own reader does), the
+    shard list ``repeat`` times over."""
     from dfdc_lake.lake.reader import committed_shards
     from dfdc_lake.train.sources import iter_parquet_rows
 
     fs, _ = _fs(lake)
-    yield from iter_parquet_rows(fs, [_fs(u)[1] for u in committed_shards(lake, "parquet")])
+    paths = [_fs(u)[1] for u in committed_shards(lake, "parquet")] * repeat
+    yield from iter_parquet_rows(fs, paths, read_ahead_batches=read_ahead_batches)
 
 
 def measure(
@@ -228,6 +231,25 @@ def same_store_lake(lake: str, root: str) -> str:
     return target
 
 
+def _latency_proxy(latency_ms: float, root: str) -> Any:
+    """Route S3 requests (from here on) through a proxy that adds ``latency_ms`` each way."""
+    from urllib.parse import urlsplit
+
+    from latency_proxy import LatencyProxy  # bench/ is on sys.path when this script runs
+
+    endpoint = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
+    if not root.startswith("s3://") or not endpoint:
+        raise SystemExit(
+            "--s3-latency-ms needs an s3:// --root and AWS_ENDPOINT_URL (see bench/loader_s3.py)"
+        )
+    target = urlsplit(endpoint)
+    proxy = LatencyProxy((target.hostname or "127.0.0.1", target.port or 80), latency_ms / 1000)
+    proxy.start()
+    os.environ.pop("AWS_ENDPOINT_URL_S3", None)
+    os.environ["AWS_ENDPOINT_URL"] = f"{target.scheme}://127.0.0.1:{proxy.port}"
+    return proxy
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -260,11 +282,23 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--passes", type=int, default=3, help="timed passes over the data per loader")
     parser.add_argument(
+        "--repeat", type=int, default=1,
+        help="samples read this many times per pass (longer passes: the lake streams its shards N times)",
+    )  # fmt: skip
+    parser.add_argument(
         "--file-formats", default="png,jpg", help="crop-file layouts to compare: png (the winners'), jpg"
     )
     parser.add_argument(
         "--files-in-flight", type=int, default=1,
         help="samples whose crop files are read at once (a thread pool; >1 mimics a DataLoader's workers)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--lake-read-ahead", type=int, default=2,
+        help="record batches the lake reader fetches ahead in a thread (training's default; 0: none)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--s3-latency-ms", type=float, default=0.0,
+        help="with an s3:// --root: time the passes through a proxy that delays each direction this much",
     )  # fmt: skip
     parser.add_argument(
         "--cold", action="store_true", help="drop the page cache before every timed pass (Linux, root)"
@@ -287,11 +321,16 @@ def main(argv: list[str] | None = None) -> int:
     lake = same_store_lake(lake, root)
     formats = [fmt for fmt in args.file_formats.split(",") if fmt]
     exported = {fmt: export_files(lake, root, fmt) for fmt in formats}
+    proxy = _latency_proxy(args.s3_latency_ms, root) if args.s3_latency_ms > 0 else None
     spec = InputSpec(args.image_size, args.frames, 256, 64)
     rng = np.random.default_rng(0)
-    loaders: dict[str, Callable[[], Iterator[dict[str, Any]]]] = {"lake": lambda: lake_rows(lake)}
+    loaders: dict[str, Callable[[], Iterator[dict[str, Any]]]] = {
+        "lake": functools.partial(lake_rows, lake, args.lake_read_ahead, args.repeat)
+    }
     for fmt in formats:
-        loaders[f"files-{fmt}"] = functools.partial(file_rows, root, fmt, spec, rng, args.files_in_flight)
+        loaders[f"files-{fmt}"] = functools.partial(
+            file_rows, root, fmt, spec, rng, args.files_in_flight, args.repeat
+        )
     for rows in loaders.values():
         measure(rows(), spec, args.batch_size, rng)  # warm imports and connections (and the page cache)
     timed: dict[str, list[tuple[int, float]]] = {name: [] for name in loaders}
@@ -300,9 +339,11 @@ def main(argv: list[str] | None = None) -> int:
             if args.cold:
                 drop_page_cache()
             timed[name].append(measure(rows(), spec, args.batch_size, rng))
+    if proxy is not None:
+        proxy.stop()
     rates = {name: sum(n for n, _ in t) / sum(s for _, s in t) for name, t in timed.items()}
     spread = {name: (min(n / s for n, s in t), max(n / s for n, s in t)) for name, t in timed.items()}
-    samples = next(iter(exported.values()))
+    samples = next(iter(exported.values())) * args.repeat
     report = {
         "samples": samples, "lake": lake, "files_root": root,
         "samples_per_s": {name: round(rate, 1) for name, rate in rates.items()},
@@ -310,6 +351,7 @@ def main(argv: list[str] | None = None) -> int:
         "lake_speedup": {name: round(rates["lake"] / rate, 2) for name, rate in rates.items() if name != "lake"},
         "frames_per_sample": args.frames, "image_size_px": args.image_size, "cold_cache": args.cold,
         "png_decoder": png_decoder(), "files_in_flight": args.files_in_flight,
+        "s3_latency_ms": args.s3_latency_ms, "lake_read_ahead": args.lake_read_ahead,
     }  # fmt: skip
     if args.json:
         print(json.dumps(report))
@@ -317,6 +359,8 @@ def main(argv: list[str] | None = None) -> int:
     cache = "cold page cache (dropped before each pass)" if args.cold else "warm page cache"
     if root.startswith("s3://"):
         cache = "both layouts on S3"
+        if args.s3_latency_ms > 0:
+            cache += f", {args.s3_latency_ms:g} ms added each way"
     in_flight = (
         f", crop files of {args.files_in_flight} samples read at once" if args.files_in_flight > 1 else ""
     )

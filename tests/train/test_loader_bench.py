@@ -58,3 +58,43 @@ def test_file_layout_reads_the_lakes_crops_in_index_order(synth_lake: Path, tmp_
             source["face_fake"],
             source["audio_fake"],
         )
+
+
+def test_latency_proxy_delays_each_direction_and_keeps_the_bytes() -> None:
+    import socket
+    import threading
+    import time
+
+    spec = importlib.util.spec_from_file_location("bench_latency_proxy", BENCH.parent / "latency_proxy.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+
+    server = socket.create_server(("127.0.0.1", 0))
+
+    def echo() -> None:
+        conn, _ = server.accept()
+        with conn:
+            while data := conn.recv(65536):
+                conn.sendall(data)
+
+    threading.Thread(target=echo, daemon=True).start()
+    proxy = module.LatencyProxy(server.getsockname()[:2], delay_s=0.05)
+    proxy.start()
+    try:
+        payload = np.random.default_rng(0).bytes(3 << 20)
+        with socket.create_connection(("127.0.0.1", proxy.port)) as client:
+            started = time.perf_counter()
+            client.sendall(b"ping")
+            assert client.recv(16) == b"ping"
+            assert time.perf_counter() - started >= 0.1  # 50 ms there, 50 ms back
+            sender = threading.Thread(target=client.sendall, args=(payload,))
+            sender.start()
+            echoed = bytearray()
+            while len(echoed) < len(payload):
+                echoed += client.recv(1 << 20)
+            sender.join()
+        assert bytes(echoed) == payload
+    finally:
+        proxy.stop()
+        server.close()
