@@ -110,5 +110,5 @@ class LatencyProxy:
                 if not data:  # end of stream: delivered (as a half-close) after the same delay
                     break
             await delivering
-        except (ConnectionError, OSError):
+        except OSError:  # a reset connection: stop delivering to the other side
             delivering.cancel()

@@ -214,8 +214,6 @@ def measure(
 
 def drop_page_cache() -> None:
     """Empty Linux's page cache (root only), so a pass reads from the disk as a corpus larger than RAM does."""
-    import os
-
     os.sync()
     Path("/proc/sys/vm/drop_caches").write_text("3\n")
 
@@ -237,7 +235,9 @@ def _latency_proxy(latency_ms: float, root: str) -> Any:
 
     from latency_proxy import LatencyProxy  # bench/ is on sys.path when this script runs
 
-    endpoint = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
+    from dfdc_lake.io.s3_settings import S3Settings
+
+    endpoint = S3Settings.from_env().endpoint_url
     if not root.startswith("s3://") or not endpoint:
         raise SystemExit(
             "--s3-latency-ms needs an s3:// --root and AWS_ENDPOINT_URL (see bench/loader_s3.py)"

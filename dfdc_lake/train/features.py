@@ -177,12 +177,12 @@ def arrow_rows(batch: Any) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = batch.drop_columns(heavy).to_pylist()
     if "crops_jpeg" in heavy:
         crops = batch.column("crops_jpeg")
-        for i, row in enumerate(rows):
-            row["crops_jpeg"] = _ArrowCrops(crops[i].values)
+        for row, track_crops in zip(rows, crops, strict=True):
+            row["crops_jpeg"] = _ArrowCrops(track_crops.values)
     if "logmel_f16" in heavy:
         mels = batch.column("logmel_f16")
-        for i, row in enumerate(rows):
-            row["logmel_f16"] = mels[i].as_buffer() if mels[i].is_valid else None
+        for row, mel in zip(rows, mels, strict=True):
+            row["logmel_f16"] = mel.as_buffer() if mel.is_valid else None
     return rows
 
 

@@ -15,12 +15,13 @@ from dfdc_lake.lake.reader import committed_shards
 from dfdc_lake.train.features import InputSpec, pick_frames
 from dfdc_lake.train.sources import iter_parquet_rows
 
-BENCH = Path(__file__).resolve().parents[2] / "bench" / "loader.py"
+BENCH = Path(__file__).resolve().parents[2] / "bench"
 SPEC = InputSpec(image_size_px=32, frames_per_sample=3, audio_frames=64, n_mels=64)
 
 
-def _bench_loader() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("bench_loader", BENCH)
+def _bench_module(filename: str) -> ModuleType:
+    """A script under bench/ imported as a module (bench/ is not a package)."""
+    spec = importlib.util.spec_from_file_location(f"bench_{Path(filename).stem}", BENCH / filename)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module
@@ -29,7 +30,7 @@ def _bench_loader() -> ModuleType:
 
 
 def test_file_layout_reads_the_lakes_crops_in_index_order(synth_lake: Path, tmp_path: Path) -> None:
-    bench = _bench_loader()
+    bench = _bench_module("loader.py")
     lake = {
         row["sample_id"]: row
         for row in iter_parquet_rows(pafs.LocalFileSystem(), committed_shards(str(synth_lake), "parquet"))
@@ -65,10 +66,7 @@ def test_latency_proxy_delays_each_direction_and_keeps_the_bytes() -> None:
     import threading
     import time
 
-    spec = importlib.util.spec_from_file_location("bench_latency_proxy", BENCH.parent / "latency_proxy.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = _bench_module("latency_proxy.py")
 
     server = socket.create_server(("127.0.0.1", 0))
 
