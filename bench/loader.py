@@ -13,7 +13,7 @@ log-mel window, labels) through the same decode code; only where the bytes come 
                                                  # layouts; the corpus and lake stay in --work for reruns
     python bench/loader.py --profile tiny        # the test suite's 480x270 clips (~90 px crops)
     python bench/loader.py --copies-of ../shared/dfdc-sample/dfdc_train_part_0/abqwwspghj.mp4
-                                                 # 24 copies of one real DFDC clip: real faces' crops
+                                                 # 60 copies of one real DFDC clip: real faces' crops
     python bench/loader.py --lake ./lake         # an existing lake (the crop tree is exported from it)
     python bench/loader.py --lake s3://b/lake --root s3://b/bench   # both layouts on S3
 
@@ -259,10 +259,14 @@ def _parser() -> argparse.ArgumentParser:
         "--copies-of", type=Path, metavar="VIDEO",
         help="build the lake from --copies copies of this real clip instead of a synthetic corpus",
     )  # fmt: skip
-    parser.add_argument("--copies", type=int, default=24, help="copies of the --copies-of clip")
-    parser.add_argument("--root", help="where the crop-file tree goes (default: a temp folder; s3:// works)")
     parser.add_argument(
-        "--work", help="work folder for the synthetic corpus and lake (default: bench-out/loader-PROFILE)"
+        "--copies", type=int, default=60,
+        help="copies of the --copies-of clip (60: one full chunk at the default videos_per_chunk)",
+    )  # fmt: skip
+    parser.add_argument("--root", help="where the crop-file tree goes (default: WORK/layout; s3:// works)")
+    parser.add_argument(
+        "--work",
+        help="work folder for the corpus and lake (default: bench-out/loader-PROFILE or loader-copiesN)",
     )
     parser.add_argument(
         "--profile", choices=["dfdc", "tiny"], default="dfdc",
@@ -289,6 +293,10 @@ def _parser() -> argparse.ArgumentParser:
         "--file-formats", default="png,jpg", help="crop-file layouts to compare: png (the winners'), jpg"
     )
     parser.add_argument(
+        "--png-decoder", choices=["libpng", "spng"], default="libpng",
+        help="PNG files' decoder: libpng (OpenCV's speed, the winners' reader) or libspng (pyspng, faster)",
+    )  # fmt: skip
+    parser.add_argument(
         "--files-in-flight", type=int, default=1,
         help="samples whose crop files are read at once (a thread pool; >1 mimics a DataLoader's workers)",
     )  # fmt: skip
@@ -309,7 +317,14 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    work = Path(args.work or f"bench-out/loader-{'copies' if args.copies_of else args.profile}")
+    os.environ["DFDC_LAKE_PNG_DECODER"] = args.png_decoder  # read by features.png_decoder()
+    if args.png_decoder == "spng":
+        try:
+            import pyspng  # noqa: F401
+        except ImportError:
+            raise SystemExit("--png-decoder spng needs pyspng: pip install pyspng") from None
+    default_work = f"copies{args.copies}" if args.copies_of else args.profile
+    work = Path(args.work or f"bench-out/loader-{default_work}")
     root = args.root or str(work / "layout")
     address = args.address or "local"
     if args.lake:

@@ -115,8 +115,31 @@ def test_crops_are_resized_like_pil_bilinear_from_jpeg_or_png(synth_lake: Path, 
         assert np.abs(faces[0].astype(np.int16) - expected).max() <= 2
 
 
-def test_png_goes_through_libpng_where_decord_is_not_loaded(tmp_path: Path) -> None:
-    """The loader benchmark's PNG baseline decodes with libpng (OpenCV's speed) when it is safe."""
+def test_lake_crops_decode_to_the_pixels_of_torchvisions_decoder(synth_lake: Path) -> None:
+    """simplejpeg reads the crops straight from Arrow buffers and gives torchvision's exact pixels."""
+    from torch.nn.functional import interpolate
+    from torchvision.io import ImageReadMode, decode_jpeg
+
+    rows = list(iter_parquet_rows(pafs.LocalFileSystem(), committed_shards(str(synth_lake), "parquet")))[:2]
+    for row in rows:
+        crops = row["crops_jpeg"]
+        assert not isinstance(crops[0], bytes | bytearray)  # zero-copy Arrow buffers, signed bytes
+        spec = InputSpec(image_size_px=40, frames_per_sample=len(crops), audio_frames=64, n_mels=64)
+        faces, _ = decode_sample(crops, None, spec, False, np.random.default_rng(0))  # every crop, in order
+        for crop, face in zip(crops, faces, strict=True):
+            image = decode_jpeg(torch.frombuffer(bytearray(crop), dtype=torch.uint8), mode=ImageReadMode.RGB)
+            expected = interpolate(image[None], size=(40, 40), mode="bilinear", antialias=True)[0]
+            np.testing.assert_array_equal(face, expected.permute(1, 2, 0).numpy())
+
+
+@pytest.mark.parametrize(
+    ("decoder", "patched"), [("libpng", "torchvision.io.decode_png"), ("spng", "pyspng.load")]
+)
+def test_png_goes_through_the_chosen_decoder_where_decord_is_not_loaded(
+    tmp_path: Path, decoder: str, patched: str
+) -> None:
+    """The loader benchmark's PNG baseline decodes with libpng (OpenCV's speed) or libspng when safe."""
+    import os
     import subprocess
     import sys
     import textwrap
@@ -126,15 +149,16 @@ def test_png_goes_through_libpng_where_decord_is_not_loaded(tmp_path: Path) -> N
     rgb = Image.fromarray(np.random.default_rng(0).integers(0, 256, (60, 50, 3), dtype=np.uint8))
     rgb.save(tmp_path / "crop.png")
     np.save(tmp_path / "expected.npy", np.asarray(rgb.resize((24, 24), Image.Resampling.BILINEAR)))
+    module, name = patched.rsplit(".", 1)
     script = textwrap.dedent(
         f"""
-        import sys
+        import importlib, sys
         import numpy as np
         from dfdc_lake.train.features import InputSpec, decode_sample, png_decoder
-        import torchvision.io
+        module = importlib.import_module({module!r})
         calls = []
-        real = torchvision.io.decode_png
-        torchvision.io.decode_png = lambda *a, **k: calls.append(1) or real(*a, **k)
+        real = getattr(module, {name!r})
+        setattr(module, {name!r}, lambda *a, **k: calls.append(1) or real(*a, **k))
         data = open({str(tmp_path / "crop.png")!r}, "rb").read()
         spec = InputSpec(image_size_px=24, frames_per_sample=1, audio_frames=64, n_mels=64)
         faces, _ = decode_sample([data], None, spec, False, np.random.default_rng(0))
@@ -142,12 +166,24 @@ def test_png_goes_through_libpng_where_decord_is_not_loaded(tmp_path: Path) -> N
         print(png_decoder(), len(calls), int(np.abs(faces[0].astype(np.int16) - expected).max()), "decord" in sys.modules)
         """
     )
+    env = {**os.environ, "DFDC_LAKE_PNG_DECODER": decoder}
     result = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=True
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=True, env=env
     )
-    decoder, calls, max_diff, decord_loaded = result.stdout.split()
-    assert (decoder, calls, decord_loaded) == ("libpng", "1", "False")
+    chosen, calls, max_diff, decord_loaded = result.stdout.split()
+    assert (chosen, calls, decord_loaded) == (decoder, "1", "False")
     assert int(max_diff) <= 2
+
+
+def test_an_unknown_png_decoder_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    from dfdc_lake.train.features import png_decoder
+
+    monkeypatch.setenv("DFDC_LAKE_PNG_DECODER", "cv2")
+    monkeypatch.delitem(sys.modules, "decord", raising=False)
+    with pytest.raises(ValueError, match="libpng, spng, pil"):
+        png_decoder()
 
 
 def test_frame_and_window_choice() -> None:
