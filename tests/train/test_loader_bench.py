@@ -96,3 +96,27 @@ def test_latency_proxy_delays_each_direction_and_keeps_the_bytes() -> None:
     finally:
         proxy.stop()
         server.close()
+
+
+def test_bench_runs_end_to_end_on_a_lake_with_the_chosen_png_decoder(
+    synth_lake: Path, tmp_path: Path
+) -> None:
+    """``python bench/loader.py --lake ... --json`` as the README runs it: a fresh process (no decord)."""
+    import json
+    import subprocess
+
+    rows = sum(
+        1 for _ in iter_parquet_rows(pafs.LocalFileSystem(), committed_shards(str(synth_lake), "parquet"))
+    )
+    command = [
+        sys.executable, str(BENCH / "loader.py"), "--lake", str(synth_lake), "--root", str(tmp_path),
+        "--passes", "1", "--repeat", "2", "--file-formats", "png", "--png-decoder", "spng", "--json",
+    ]  # fmt: skip
+    result = subprocess.run(command, capture_output=True, text=True, timeout=300, check=True)
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert report["samples"] == 2 * rows
+    assert report["png_decoder"] == "spng"
+    assert set(report["samples_per_s"]) == {"lake", "files-png"}
+    assert all(rate > 0 for rate in report["samples_per_s"].values())
+    rates = report["samples_per_s"]
+    assert abs(report["lake_speedup"]["files-png"] - rates["lake"] / rates["files-png"]) < 0.02
