@@ -84,9 +84,9 @@ def png_decoder() -> str:
     """Which library decodes a PNG crop in this process: ``"libpng"``, ``"spng"`` or ``"pil"``.
 
     Lake crops are JPEG; PNG is the loader benchmark's loose-file baseline. By default PNG goes through
-    torchvision's libpng, as fast as the OpenCV the DFDC winners read their crops with (0.92 against
-    OpenCV's 0.89 and PIL's 1.06 ms per real 168x224 crop). ``DFDC_LAKE_PNG_DECODER=spng`` selects
-    libspng (``pyspng``, 0.64 ms), the fastest PNG decoder measured (the benchmark's ``--png-decoder``).
+    torchvision's libpng, as fast as the OpenCV the DFDC winners read their crops with (0.88 against
+    OpenCV's 0.86 and PIL's 1.02 ms per real 168x224 crop). ``DFDC_LAKE_PNG_DECODER=spng`` selects
+    libspng (``pyspng``, 0.63 ms), the fastest PNG decoder measured (the benchmark's ``--png-decoder``).
 
     decord loads ``libdecord.so`` with ``RTLD_GLOBAL`` and with it a bundled zlib 1.2.3; libpng then
     binds to that zlib and fails ("bad parameters to zlib") or crashes the process. So once decord is
