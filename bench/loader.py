@@ -183,15 +183,20 @@ def file_rows(
             yield pending.popleft().result()
 
 
-def lake_rows(lake: str, read_ahead_batches: int = 2, repeat: int = 1) -> Iterator[dict[str, Any]]:
-    """Rows streamed from the lake's committed Parquet shards (as training's own reader does), the
-    shard list ``repeat`` times over."""
+def lake_rows(
+    lake: str, read_ahead_batches: int = 2, repeat: int = 1, fmt: str = "parquet"
+) -> Iterator[dict[str, Any]]:
+    """Rows streamed from the lake's committed shards (as training's own readers do), the shard list
+    ``repeat`` times over: Parquet (training's default) or WebDataset tars."""
     from dfdc_lake.lake.reader import committed_shards
-    from dfdc_lake.train.sources import iter_parquet_rows
+    from dfdc_lake.train.sources import iter_parquet_rows, iter_webdataset_rows
 
     fs, _ = _fs(lake)
-    paths = [_fs(u)[1] for u in committed_shards(lake, "parquet")] * repeat
-    yield from iter_parquet_rows(fs, paths, read_ahead_batches=read_ahead_batches)
+    paths = [_fs(u)[1] for u in committed_shards(lake, fmt)] * repeat
+    if fmt == "webdataset":
+        yield from iter_webdataset_rows(fs, paths)
+    else:
+        yield from iter_parquet_rows(fs, paths, read_ahead_batches=read_ahead_batches)
 
 
 def measure(
@@ -301,8 +306,12 @@ def _parser() -> argparse.ArgumentParser:
         help="samples whose crop files are read at once (a thread pool; >1 mimics a DataLoader's workers)",
     )  # fmt: skip
     parser.add_argument(
+        "--lake-format", choices=["parquet", "webdataset"], default="parquet",
+        help="which of the lake's shards to read (training's --format; parquet is its default)",
+    )  # fmt: skip
+    parser.add_argument(
         "--lake-read-ahead", type=int, default=2,
-        help="record batches the lake reader fetches ahead in a thread (training's default; 0: none)",
+        help="Parquet record batches the lake reader fetches ahead in a thread (training's default; 0: none)",
     )  # fmt: skip
     parser.add_argument(
         "--s3-latency-ms", type=float, default=0.0,
@@ -340,7 +349,7 @@ def main(argv: list[str] | None = None) -> int:
     spec = InputSpec(args.image_size, args.frames, 256, 64)
     rng = np.random.default_rng(0)
     loaders: dict[str, Callable[[], Iterator[dict[str, Any]]]] = {
-        "lake": functools.partial(lake_rows, lake, args.lake_read_ahead, args.repeat)
+        "lake": functools.partial(lake_rows, lake, args.lake_read_ahead, args.repeat, args.lake_format)
     }
     for fmt in formats:
         loaders[f"files-{fmt}"] = functools.partial(
@@ -367,6 +376,7 @@ def main(argv: list[str] | None = None) -> int:
         "frames_per_sample": args.frames, "image_size_px": args.image_size, "cold_cache": args.cold,
         "png_decoder": png_decoder(), "files_in_flight": args.files_in_flight,
         "s3_latency_ms": args.s3_latency_ms, "lake_read_ahead": args.lake_read_ahead,
+        "lake_format": args.lake_format,
     }  # fmt: skip
     if args.json:
         print(json.dumps(report))
@@ -383,7 +393,7 @@ def main(argv: list[str] | None = None) -> int:
         f"{samples} samples, {args.frames} crops each at {args.image_size}px, {args.passes} passes, {cache}"
         f"{in_flight}"
     )
-    labels = {"lake": f"lake shards ({lake})"}
+    labels = {"lake": f"lake {args.lake_format} shards ({lake})"}
     labels.update({f"files-{fmt}": f"one .{fmt} file per crop ({root}/files-{fmt})" for fmt in formats})
     if "png" in formats:
         labels["files-png"] += f", {report['png_decoder']}"

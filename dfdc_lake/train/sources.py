@@ -54,15 +54,17 @@ class RayDataBatches:
 
 
 def iter_webdataset_rows(filesystem: Any, paths: list[str]) -> Iterator[dict[str, Any]]:
-    """Stream lake rows out of WebDataset tars, one tar after another, without local copies."""
-    from webdataset.tariterators import group_by_keys, tar_file_iterator
+    """Stream lake rows out of WebDataset tars, one tar after another, without local copies.
 
+    The tars are parsed by ``tar_stream`` (the same samples as ``webdataset``'s iterators, which
+    ``dfdc-lake verify`` still reads them with, at a fraction of the Python per member).
+    """
+    from dfdc_lake.lake.tar_stream import iter_tar_samples
     from dfdc_lake.lake.wds_format import members_to_row
 
     for path in paths:
         with filesystem.open_input_stream(path) as stream:
-            members = ({**m, "__url__": path} for m in tar_file_iterator(stream))
-            for sample in group_by_keys(members):
+            for sample in iter_tar_samples(stream, path):
                 yield members_to_row(sample)
 
 
