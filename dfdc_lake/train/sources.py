@@ -56,8 +56,8 @@ class RayDataBatches:
 def iter_webdataset_rows(filesystem: Any, paths: list[str]) -> Iterator[dict[str, Any]]:
     """Stream lake rows out of WebDataset tars, one tar after another, without local copies.
 
-    The tars are parsed by ``tar_stream`` (the same samples as ``webdataset``'s iterators, which
-    ``dfdc-lake verify`` still reads them with, at a fraction of the Python per member).
+    The tars are parsed by ``tar_stream``: the same samples as ``webdataset``'s iterators give, at
+    less than half the time per row (README, Benchmarks).
     """
     from dfdc_lake.lake.tar_stream import iter_tar_samples
     from dfdc_lake.lake.wds_format import members_to_row
