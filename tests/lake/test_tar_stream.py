@@ -13,7 +13,7 @@ from webdataset.tariterators import group_by_keys, tar_file_iterator
 from dfdc_lake.lake.reader import committed_shards
 from dfdc_lake.lake.tar_stream import iter_tar_members, iter_tar_samples
 
-from .fakes import make_samples, write_chunk
+from .fakes import make_samples, rows_equal, write_chunk
 
 
 def _tar(members: list[tuple[str, bytes]], fmt: int = tarfile.USTAR_FORMAT, extra: bool = False) -> bytes:
@@ -109,3 +109,20 @@ def test_a_suffix_twice_in_one_sample_is_refused() -> None:
     assert [s["__key__"] for s in iter_tar_samples(io.BytesIO(data), "mem")] == ["a", "A", "a"]
     with pytest.raises(ValueError, match="repeats suffix 'json' of sample 'a'"):
         list(iter_tar_samples(io.BytesIO(_tar([("a.json", b"1"), ("a.JSON", b"2")])), "mem"))
+
+
+def test_training_streams_webdataset_rows_from_local_disk_and_s3(lake_url: str) -> None:
+    """Training's WebDataset rows (this parser, on a pyarrow stream) equal what ``webdataset`` reads."""
+    from dfdc_lake.lake.reader import iter_webdataset_samples
+    from dfdc_lake.train.run_files import pyarrow_filesystem
+    from dfdc_lake.train.sources import iter_webdataset_rows
+
+    samples = make_samples(6, seed=4)
+    write_chunk(lake_url, "p00-c0000", samples, formats=("webdataset",), shard_target_bytes=20_000)
+    filesystem, _ = pyarrow_filesystem(lake_url)
+    paths = [pyarrow_filesystem(url)[1] for url in committed_shards(lake_url, "webdataset")]
+    assert len(paths) > 1
+    ours = list(iter_webdataset_rows(filesystem, paths))
+    theirs = list(iter_webdataset_samples(lake_url))
+    assert [row["sample_id"] for row in ours] == [sample.sample_id for sample in samples]
+    assert len(ours) == len(theirs) and all(rows_equal(a, b) for a, b in zip(ours, theirs, strict=True))
