@@ -117,6 +117,7 @@ def test_crops_are_resized_like_pil_bilinear_from_jpeg_or_png(synth_lake: Path, 
 
 def test_lake_crops_decode_to_the_pixels_of_torchvisions_decoder(synth_lake: Path) -> None:
     """simplejpeg reads the crops straight from Arrow buffers and gives torchvision's exact pixels."""
+    import decord  # noqa: F401  # loaded, as in predict: its global libraries must not change a pixel
     from torch.nn.functional import interpolate
     from torchvision.io import ImageReadMode, decode_jpeg
 
