@@ -92,13 +92,14 @@ def main() -> int:
 
     from dfdc_lake.config import Config
     from dfdc_lake.distributed.ingest import ingest
+    from dfdc_lake.lake.lake import Lake
 
     lake = out / "lake-dfdc"
     shutil.rmtree(lake, ignore_errors=True)
     ray.init(address="local", num_cpus=args.workers, logging_level=logging.ERROR)
     started = time.perf_counter()
     config = Config().with_overrides([f"lake.videos_per_chunk={args.videos_per_chunk}"])
-    report = ingest(str(corpus), str(lake), config, stream=sys.stderr)
+    report = ingest(str(corpus), Lake.open(lake), config, stream=sys.stderr)
     ingest_s = time.perf_counter() - started
     ray.shutdown()
 

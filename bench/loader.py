@@ -37,8 +37,9 @@ from typing import Any
 
 import numpy as np
 
+from dfdc_lake.lake.lake import Lake
 from dfdc_lake.train.config import TrainConfig
-from dfdc_lake.train.features import InputSpec, decode_rows, png_decoder
+from dfdc_lake.train.inputs.features import InputSpec, decode_rows, png_decoder
 
 INDEX_COLUMNS = ["sample_id", "video_id", "num_crops", "has_audio", "is_fake", "face_fake", "audio_fake"]
 
@@ -53,7 +54,7 @@ def build_lake(work: Path, profile: str, families: int, address: str | None) -> 
         corpus, parts=2, families=families, fakes_per_family=5, profile=profile, cases=(),
         workers=os.cpu_count() or 1,
     )  # fmt: skip
-    ingest(str(corpus), str(lake), address=address)  # a rerun finds every chunk committed
+    ingest(str(corpus), Lake.open(lake), address=address)  # a rerun finds every chunk committed
     return str(lake)
 
 
@@ -79,14 +80,14 @@ def build_copies_lake(work: Path, video: Path, copies: int, address: str | None)
             shutil.copyfile(video, part / name)
     (part / "metadata.json").write_text(json.dumps(names))
     lake = work / "lake"
-    ingest(str(work / "corpus"), str(lake), address=address)  # a rerun finds every chunk committed
+    ingest(str(work / "corpus"), Lake.open(lake), address=address)  # a rerun finds every chunk committed
     return str(lake)
 
 
 def _fs(url: str) -> tuple[Any, str]:
-    from dfdc_lake.train.run_files import pyarrow_filesystem
+    from dfdc_lake.io.urls import arrow_filesystem
 
-    return pyarrow_filesystem(url)
+    return arrow_filesystem(url)
 
 
 def _as_format(crop_jpeg: bytes, fmt: str) -> bytes:
@@ -102,13 +103,13 @@ def _as_format(crop_jpeg: bytes, fmt: str) -> bytes:
 
 def export_files(lake: str, root: str, fmt: str) -> int:
     """Write every committed sample of ``lake`` as one image per crop (+ one .npy per track) under ``root``."""
-    from dfdc_lake.lake.reader import committed_shards
-    from dfdc_lake.train.sources import iter_parquet_rows
+    from dfdc_lake.train.inputs.batches import training_reader
 
-    lake_fs, _ = _fs(lake)
+    opened = Lake.open(lake)
     fs, base = _fs(root)
     rows_out = []
-    for row in iter_parquet_rows(lake_fs, [_fs(u)[1] for u in committed_shards(lake, "parquet")]):
+    paths = [opened.arrow_path(u) for u in opened.shard_urls("parquet")]
+    for row in training_reader(opened.arrow_filesystem()[0], "parquet").rows(paths):
         folder = f"{base}/files-{fmt}/{row['video_id']}"
         fs.create_dir(folder, recursive=True)
         for i, crop in enumerate(row["crops_jpeg"]):
@@ -148,7 +149,7 @@ def file_rows(
     from collections import deque
     from concurrent.futures import Future, ThreadPoolExecutor
 
-    from dfdc_lake.train.features import pick_frames
+    from dfdc_lake.train.inputs.features import pick_frames
 
     fs, base = _fs(root)
     with fs.open_input_stream(f"{base}/files-{fmt}/index.csv") as f:
@@ -188,15 +189,12 @@ def lake_rows(
 ) -> Iterator[dict[str, Any]]:
     """Rows streamed from the lake's committed shards (as training's own readers do), the shard list
     ``repeat`` times over: Parquet (training's default) or WebDataset tars."""
-    from dfdc_lake.lake.reader import committed_shards
-    from dfdc_lake.train.sources import iter_parquet_rows, iter_webdataset_rows
+    from dfdc_lake.train.inputs.batches import training_reader
 
-    fs, _ = _fs(lake)
-    paths = [_fs(u)[1] for u in committed_shards(lake, fmt)] * repeat
-    if fmt == "webdataset":
-        yield from iter_webdataset_rows(fs, paths)
-    else:
-        yield from iter_parquet_rows(fs, paths, read_ahead_batches=read_ahead_batches)
+    opened = Lake.open(lake)
+    paths = [opened.arrow_path(u) for u in opened.shard_urls(fmt)] * repeat
+    reader = training_reader(opened.arrow_filesystem()[0], fmt, read_ahead_batches=read_ahead_batches)
+    yield from reader.rows(paths)
 
 
 def measure(
@@ -227,10 +225,10 @@ def same_store_lake(lake: str, root: str) -> str:
     """The lake to read: copied under ``root`` when ``root`` is on another store (compare like with like)."""
     if lake.startswith("s3://") == root.startswith("s3://"):
         return lake
-    from dfdc_lake.lake.reader import filesystem_for
+    from dfdc_lake.io.urls import fsspec_filesystem
 
     target = f"{root.rstrip('/')}/lake"
-    filesystem_for(target).put(lake.rstrip("/") + "/", target + "/", recursive=True)
+    fsspec_filesystem(target)[0].put(lake.rstrip("/") + "/", target + "/", recursive=True)
     return target
 
 

@@ -6,9 +6,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
-import os
 import sys
-from pathlib import Path
 
 from dfdc_lake.errors import DfdcLakeError
 
@@ -17,12 +15,15 @@ __all__ = ["main"]
 # name -> (module, one-line help). Each module defines add_arguments(parser) and run(args) -> int.
 COMMANDS: dict[str, tuple[str, str]] = {
     "synth": ("dfdc_lake.synth.command", "write a synthetic DFDC-shaped corpus with ground truth"),
+    "plan": ("dfdc_lake.distributed.plan_command", "what an ingest would do, how long, how big (no work)"),
     "ingest": ("dfdc_lake.distributed.command", "turn DFDC parts into a lake of Parquet/WebDataset shards"),
     "status": ("dfdc_lake.lake.commands", "summarize a lake's committed chunks"),
     "verify": ("dfdc_lake.lake.commands", "check every committed shard against its commit record"),
     "gc": ("dfdc_lake.lake.commands", "remove orphaned shards of failed attempts (dry run by default)"),
-    "train": ("dfdc_lake.train.command", "train the audio-visual detector from a lake with Ray Train"),
-    "predict": ("dfdc_lake.train.predict", "score raw videos with a trained checkpoint"),
+    "sql": ("dfdc_lake.lake.sql_command", "query a lake with SQL (DuckDB): samples, outcomes, runs, shards"),
+    "report": ("dfdc_lake.report.command", "an HTML report of a lake: overview, families, failures"),
+    "train": ("dfdc_lake.train.driver.command", "train the audio-visual detector from a lake with Ray Train"),
+    "predict": ("dfdc_lake.train.inference.command", "score raw videos with a trained checkpoint"),
 }
 
 
@@ -38,17 +39,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _ray_auth_mode_from_token() -> None:
-    """Use Ray's token auth when this machine has a token, before anything imports ray.
-
-    Ray 2.60 reads the mode at import: a new local cluster turns token auth on by default, and
-    ``ray start --head`` does when ~/.ray/auth_token exists, but a client joining a cluster sends the
-    token only in token mode. A cluster without auth accepts a token-mode client too.
-    """
-    if "RAY_AUTH_MODE" not in os.environ and (Path.home() / ".ray" / "auth_token").exists():
-        os.environ["RAY_AUTH_MODE"] = "token"
-
-
 def _setup_logging(verbose: bool) -> None:
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.INFO,
@@ -58,7 +48,9 @@ def _setup_logging(verbose: bool) -> None:
 
 def _run(module_name: str, args: argparse.Namespace) -> int:
     """Run a parsed command; the errors dfdc-lake raises on purpose become one line and exit status 2."""
-    _ray_auth_mode_from_token()
+    from dfdc_lake.ray_cluster import use_token_auth_if_present
+
+    use_token_auth_if_present()
     module = importlib.import_module(module_name)
     try:
         return int(module.run(args) or 0)

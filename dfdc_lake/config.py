@@ -38,6 +38,20 @@ class _Section(BaseModel):
 class DecodeConfig(_Section):
     frame_stride: int = Field(10, ge=1, description="Keep every Nth frame (the DFDC winners used ~10).")
     max_frames: int | None = Field(None, ge=1, description="Cap on sampled frames per video; None = all.")
+    backend: Literal["pyav", "decord"] = Field(
+        "pyav", description="'pyav': streaming decode (see reference_frames_only); 'decord': every frame."
+    )
+    reference_frames_only: bool = Field(
+        True,
+        description="PyAV only: skip non-reference frames and take the decoded frame nearest each stride "
+        "target (a fake is still cut at exactly its original's frames).",
+    )
+    segment_mb: int = Field(
+        256,
+        ge=1,
+        description="RGB frames held at once per video: a longer video is processed in segments of "
+        "this size (tracks do not cross segments).",
+    )
 
 
 class FaceConfig(_Section):
@@ -111,12 +125,16 @@ class RayConfig(_Section):
     """Scheduling only: not part of the config hash."""
 
     detector_actors: int = Field(
-        0, ge=0, description="0 = one per GPU share the cluster has now (one on a CPU-only cluster)."
+        0,
+        ge=0,
+        description="Detection actors, when detection runs in actors; 0 = one per GPU share the cluster "
+        "has now (one with 'cpu').",
     )
-    detector_placement: Literal["auto", "gpu", "cpu"] = Field(
+    detector_placement: Literal["auto", "gpu", "cpu", "task"] = Field(
         "auto",
-        description="'auto': GPU actors when the cluster has GPUs at start; 'gpu': always ask for GPUs "
-        "(pending GPU actors make an autoscaling cluster add GPU nodes); 'cpu': never.",
+        description="'auto': GPU actors when the cluster has GPUs at start, else 'task'; 'gpu': always ask "
+        "for GPUs (pending GPU actors make an autoscaling cluster add GPU nodes); 'cpu': CPU actors; "
+        "'task': no actor, each family task runs its own MTCNN on the CPU it holds.",
     )
     gpus_per_detector: float = Field(
         0.5, ge=0.0, le=8.0, description="Fractional GPU share per detection actor."
@@ -128,12 +146,28 @@ class RayConfig(_Section):
         0, ge=0, description="torch threads in a CPU detection actor; 0 = torch default."
     )
     cpus_per_decoder: float = Field(
-        1.0, gt=0.0, description="CPUs reserved per chunk task (decode, crops, audio)."
+        1.0,
+        gt=0.0,
+        description="CPUs reserved per family task (decode, crops, audio; detection with 'task').",
+    )
+    min_videos_per_task: int = Field(
+        6,
+        ge=1,
+        description="A chunk's families are packed into tasks of at least this many videos (a family is "
+        "never split); each task writes its own shards. 1 = one task per family.",
+    )
+    tasks_in_flight: int = Field(
+        0,
+        ge=0,
+        description="Family tasks running at once (bounds memory); 0 = one per CPU the decoders can get.",
     )
     chunks_in_flight: int = Field(
-        0, ge=0, description="Chunks processed at once (bounds memory); 0 = one per CPU the decoders can get."
+        0,
+        ge=0,
+        description="Chunks with tasks running or waiting to commit at once; 0 = as many as tasks_in_flight "
+        "needs. Chunks commit as soon as their last task is done.",
     )
-    task_retries: int = Field(2, ge=0, description="Ray retries of a chunk task whose worker died.")
+    task_retries: int = Field(2, ge=0, description="Ray retries of a family task whose worker died.")
 
 
 class Config(_Section):

@@ -11,6 +11,7 @@ __all__ = [
     "DfdcLakeError",
     "LakeCommitError",
     "LakeLockedError",
+    "SourceProblemsError",
     "StorageError",
     "VideoDecodeError",
 ]
@@ -26,6 +27,30 @@ class ConfigError(DfdcLakeError, ValueError):
 
 class CatalogError(DfdcLakeError, ValueError):
     """A DFDC ``metadata.json`` is unusable: not JSON, wrong types, hostile keys."""
+
+
+class SourceProblemsError(CatalogError):
+    """A DFDC source is unusable in one or more places; ``problems`` holds every one, one line each.
+
+    Raised once, after every part of the source was looked at, so a user fixes them all in one round
+    instead of meeting them one run at a time. The message shows the first ``MAX_SHOWN`` problems.
+    """
+
+    MAX_SHOWN = 50
+
+    def __init__(self, where: str, problems: list[str]) -> None:
+        self.where = where
+        self.problems = list(problems)
+        shown = "\n".join(f"  - {problem}" for problem in self.problems[: self.MAX_SHOWN])
+        more = len(self.problems) - self.MAX_SHOWN
+        if more > 0:
+            shown += f"\n  ... and {more} more"
+        count = f"{len(self.problems)} problem{'s' if len(self.problems) != 1 else ''}"
+        super().__init__(f"{where} is refused, {count}:\n{shown}")
+
+    def __reduce__(self) -> tuple[type, tuple[str, list[str]]]:
+        # The default would call __init__ with the message alone; keep the problems across processes.
+        return type(self), (self.where, self.problems)
 
 
 class VideoDecodeError(DfdcLakeError):

@@ -21,9 +21,18 @@ __all__ = [
     "Sample",
     "VideoEntry",
     "VideoInfo",
+    "video_id_of",
 ]
 
 Label = Literal["REAL", "FAKE"]
+CLIP_SUFFIX = ".mp4"
+
+
+def video_id_of(name: str) -> str:
+    """``name`` without its ``.mp4`` extension, matched in any case (``"AB.MP4"`` -> ``"AB"``)."""
+    if name[-len(CLIP_SUFFIX) :].lower() == CLIP_SUFFIX:
+        return name[: -len(CLIP_SUFFIX)]
+    return name
 
 
 @dataclass(frozen=True)
@@ -43,7 +52,7 @@ class VideoEntry:
         """A family is keyed by its REAL original's video id."""
         if self.original is None:
             return self.video_id
-        return self.original.removesuffix(".mp4")
+        return video_id_of(self.original)
 
 
 @dataclass

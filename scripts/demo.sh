@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# `make demo`: synth -> ingest -> status -> verify -> train -> predict on a small generated corpus,
-# everything under $1 (default demo-out/). Rerunning resumes: the corpora, committed chunks and the
-# trained run are reused.
+# `make demo`: synth -> ingest -> status -> verify -> report -> sql -> train -> predict on a small
+# generated corpus, everything under $1 (default demo-out/). Rerunning resumes: the corpora, committed
+# chunks and the trained run are reused.
 set -euo pipefail
 out=${1:-demo-out}
 corpus="$out/corpus"
@@ -35,6 +35,14 @@ dfdc-lake status "$lake"
 
 step "verify"
 dfdc-lake verify "$lake"
+
+step "report: a static HTML report of the lake (open it from disk) -> $out/report/index.html"
+dfdc-lake report "$lake" --out "$out/report"
+
+step "sql: face tracks by label and per-modality labels (DuckDB over the committed shards)"
+dfdc-lake sql "$lake" "SELECT label, face_fake, audio_fake, count(*) AS tracks,
+  count(DISTINCT family_id) AS families, round(avg(len(frame_indices)), 1) AS crops_per_track
+  FROM samples GROUP BY ALL ORDER BY ALL"
 
 step "train: Ray Train on the lake's committed shards, folds by family -> $runs/demo"
 dfdc-lake train "$lake" --storage-path "$runs" --name demo --address local ${DEMO_TRAIN_ARGS:-}

@@ -1,5 +1,6 @@
 """The Ray pieces of ingest: detection actors (MTCNN loaded once, on a GPU share when the cluster has
-GPUs), a progress actor, and the chunk task that decodes on CPU workers and routes detection to an actor.
+GPUs), a progress actor, and the family-group task that decodes on a CPU worker and detects either
+through an actor or, on a CPU-only cluster, with its own MTCNN on the CPU it already holds.
 
 This is the only module of the ingest path that builds Ray tasks and actors.
 """
@@ -14,9 +15,10 @@ from typing import Any
 import ray
 
 from dfdc_lake.config import Config, FaceConfig
-from dfdc_lake.distributed.plan import Chunk
+from dfdc_lake.distributed.chunk import FamilyGroup, GroupResult
+from dfdc_lake.lake.lake import Lake
 
-__all__ = ["DetectorPool", "ProgressActor", "make_detector_pool", "run_chunk_task"]
+__all__ = ["DetectorPool", "FamilyTasks", "ProgressActor", "make_detector_pool"]
 
 
 @ray.remote
@@ -48,7 +50,7 @@ class DetectorActor:
 
 @ray.remote(num_cpus=0)
 class ProgressActor:
-    """Chunk tasks report each finished family's outcome statuses here; the driver polls it."""
+    """Family tasks report each finished family's outcome statuses here; the driver polls it."""
 
     def __init__(self) -> None:
         self.by_status: Counter[str] = Counter()
@@ -62,26 +64,40 @@ class ProgressActor:
 
 @dataclass
 class DetectorPool:
-    actors: list[Any]
+    actors: list[Any]  # empty: every family task detects with its own MTCNN
     num_gpus_each: float
 
     def pick(self) -> Any:
         return random.choice(self.actors)
 
 
+def _uses_actors(config: Config, total_gpus: float) -> tuple[bool, bool]:
+    """(detection actors at all, on GPUs) for ``ray.detector_placement`` and the GPUs present now."""
+    settings = config.ray
+    gpu_wanted = settings.gpus_per_detector > 0
+    if settings.detector_placement == "auto":
+        use_gpu = total_gpus > 0 and gpu_wanted
+        return use_gpu, use_gpu
+    if settings.detector_placement == "gpu":
+        return True, gpu_wanted
+    return settings.detector_placement == "cpu", False
+
+
 def make_detector_pool(config: Config) -> DetectorPool:
-    """Start the detection actors.
+    """Start the detection actors, if detection runs in actors.
 
     GPU actors (``gpus_per_detector`` each) when the cluster has GPUs, or always with
     ``detector_placement='gpu'`` (on an autoscaling cluster the pending actors bring GPU nodes up).
-    Their number is ``detector_actors``, else one per GPU share present now (at least one).
+    Their number is ``detector_actors``, else one per GPU share present now. CPU actors with
+    ``'cpu'`` (``detector_actors``, at least one). None on a CPU-only cluster with ``'auto'``, or with
+    ``'task'``: each family task then detects on the CPU it holds (measured on 2 cores: as fast as a
+    shared CPU actor, and Ray's CPU accounting stays true, since the actor reserves no CPU).
     """
     settings = config.ray
     total_gpus = float(ray.cluster_resources().get("GPU", 0.0))
-    if settings.detector_placement == "auto":
-        use_gpu = total_gpus > 0 and settings.gpus_per_detector > 0
-    else:
-        use_gpu = settings.detector_placement == "gpu" and settings.gpus_per_detector > 0
+    with_actors, use_gpu = _uses_actors(config, total_gpus)
+    if not with_actors:
+        return DetectorPool(actors=[], num_gpus_each=0.0)
     if settings.detector_actors > 0:
         count = settings.detector_actors
     elif use_gpu:
@@ -99,43 +115,82 @@ def make_detector_pool(config: Config) -> DetectorPool:
     return DetectorPool(actors=actors, num_gpus_each=num_gpus)
 
 
-def _process_chunk_remote(
-    chunk: Chunk, lake: str, config_json: dict[str, Any], detectors: list[Any], progress: Any
-) -> dict[str, Any]:
+_TASK_DETECTORS: dict[str, Any] = {}  # per worker process: faces config JSON -> loaded FaceDetector
+
+
+def _detect_fn(config: Config, detectors: list[Any]) -> Any:
+    """Detection through a random actor of the pool, or with this worker's own MTCNN (loaded once)."""
+    if detectors:
+        pool = DetectorPool(actors=detectors, num_gpus_each=0.0)
+        return lambda frames: ray.get(pool.pick().detect.remote(frames))
+    from dfdc_lake.stages.faces import FaceDetector
+
+    key = config.faces.model_dump_json()
+    if key not in _TASK_DETECTORS:
+        detector = FaceDetector(config.faces)
+        detector.setup()
+        _TASK_DETECTORS[key] = detector
+    return _TASK_DETECTORS[key].detect_downscaled
+
+
+def _family_group_task(
+    group: FamilyGroup,
+    attempt_id: str,
+    lake: Lake,
+    config_json: dict[str, Any],
+    detectors: list[Any],
+    progress: Any,
+) -> GroupResult:
     import torch
 
-    from dfdc_lake.distributed.chunk import process_chunk
-    from dfdc_lake.lake.commit import new_attempt_id
+    from dfdc_lake.distributed.chunk import process_family_group
     from dfdc_lake.stages.family import FamilyProcessor
 
-    torch.set_num_threads(1)  # decoding workers run one per CPU; torch ops here are small
     config = Config.model_validate(config_json)
-    pool = DetectorPool(actors=detectors, num_gpus_each=0.0)
-
-    def detect(frames: Any) -> list[Any]:
-        return ray.get(pool.pick().detect.remote(frames))
-
-    processor = FamilyProcessor(config=config, detect=detect)
-    # A fresh attempt id per try: a retried task never overwrites (or mixes with) a dead try's shards.
-    record = process_chunk(
-        chunk,
+    # One torch thread per CPU the task holds: tasks run one per CPU, and MTCNN here (no actor) must not
+    # take the other tasks' cores.
+    torch.set_num_threads(max(1, int(config.ray.cpus_per_decoder)))
+    processor = FamilyProcessor(config=config, detect=_detect_fn(config, detectors))
+    return process_family_group(
+        group,
         lake,
         config,
-        new_attempt_id(),
+        attempt_id,
         processor,
         on_family=lambda statuses: progress.record.remote(statuses),
     )
-    return {
-        "chunk_id": record.chunk_id,
-        "attempt_id": record.attempt_id,
-        "num_samples": record.num_samples,
-        "timings_s": record.timings_s,
-    }
 
 
-def run_chunk_task(chunk: Chunk, lake: str, config: Config, pool: DetectorPool, progress: Any) -> Any:
-    """Submit one chunk as a CPU task; Ray retries it if its worker dies (a fresh attempt id each try)."""
-    task = ray.remote(_process_chunk_remote).options(
-        num_cpus=config.ray.cpus_per_decoder, max_retries=config.ray.task_retries, retry_exceptions=False
-    )
-    return task.remote(chunk, lake, config.model_dump(mode="json"), pool.actors, progress)
+class FamilyTasks:
+    """Submits family-group tasks of one ingest run and owns the actors they use.
+
+    Every group of a chunk attempt shares its ``attempt_id``. Ray retries a task whose worker died
+    (``ray.task_retries``); each try writes to a folder of its own, so the commit names only the shards
+    of the try that finished. An exception raised by the task is not retried: the chunk fails.
+    """
+
+    def __init__(self, lake: Lake, config: Config) -> None:
+        self.lake = lake
+        self.config = config
+        self.pool = make_detector_pool(config)
+        self.progress = ProgressActor.remote()  # type: ignore[attr-defined]
+        self._config_json = config.model_dump(mode="json")
+        self._task = ray.remote(_family_group_task).options(
+            num_cpus=config.ray.cpus_per_decoder,
+            max_retries=config.ray.task_retries,
+            retry_exceptions=False,
+        )
+
+    def submit(self, group: FamilyGroup, attempt_id: str) -> Any:
+        """Start one group's task; returns its ObjectRef (a ``GroupResult``)."""
+        return self._task.remote(
+            group, attempt_id, self.lake, self._config_json, self.pool.actors, self.progress
+        )
+
+    def progress_counts(self) -> dict[str, int]:
+        """Outcome statuses of every family finished so far, counted."""
+        return ray.get(self.progress.snapshot.remote())
+
+    def close(self) -> None:
+        for actor in [*self.pool.actors, self.progress]:
+            ray.kill(actor)

@@ -1,28 +1,101 @@
-"""Process one chunk end to end: its families through the stages, samples into shards, then the commit.
+"""A chunk's work in plain Python (no Ray import): family groups through the stages into shards, then the
+commit record.
 
-Plain Python (no Ray import): the Ray layer calls ``process_chunk`` inside a task, tests call it directly.
-The commit record is the last write; if anything before it fails, the chunk's shards stay orphans
-that no reader sees and that ``gc`` removes.
+A chunk is the unit of commit; its families are split into *family groups* (consecutive families of
+at least ``ray.min_videos_per_task`` videos) that run as parallel tasks. Each try of a group writes
+its own shards under ``chunks/<chunk>/<attempt>/f<NNN>-<try>/`` (``NNN``: the chunk index of its first
+family; ``try``: 8 random hex digits), so groups, and a retried group and its dead try, never share a
+file. :func:`commit_chunk_attempt` then names every group's shards in one commit record, written last.
+If any group fails, nothing is committed: the shards written so far stay orphans that no reader sees
+and that ``gc`` removes.
+
+The Ray layer runs :func:`process_family_group` inside a task and commits on the driver; tests and
+callers without Ray use :func:`process_chunk`, which does both in-process.
 """
 
 from __future__ import annotations
 
 import logging
+import secrets
 import time
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 from dfdc_lake.config import Config
 from dfdc_lake.distributed.plan import Chunk
-from dfdc_lake.errors import StorageError
-from dfdc_lake.lake.commit import CommitRecord, commit_chunk
+from dfdc_lake.errors import LakeCommitError, StorageError
+from dfdc_lake.lake.commit import CommitRecord
+from dfdc_lake.lake.lake import Lake
+from dfdc_lake.lake.lock import LakeLock
+from dfdc_lake.lake.shard import ShardInfo, attempt_dir
 from dfdc_lake.lake.writers import ChunkWriter
 from dfdc_lake.records import Family, Outcome, OutcomeStatus
 from dfdc_lake.stages.family import FamilyProcessor
 
-__all__ = ["process_chunk"]
+__all__ = [
+    "FamilyGroup",
+    "GroupResult",
+    "commit_chunk_attempt",
+    "family_groups",
+    "process_chunk",
+    "process_family_group",
+]
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class FamilyGroup:
+    """Consecutive families of one chunk, processed by one task into their own shards."""
+
+    chunk_id: str
+    first_family: int  # index in the chunk of the group's first family: names its shard folder
+    families: tuple[Family, ...]
+
+    @property
+    def num_videos(self) -> int:
+        return sum(len(family.videos) for family in self.families)
+
+    def shard_folder(self, attempt_id: str, try_id: str) -> str:
+        """Lake-relative folder of the shards of one try of this group in one chunk attempt."""
+        return f"{attempt_dir(self.chunk_id, attempt_id)}/f{self.first_family:03d}-{try_id}"
+
+
+@dataclass
+class GroupResult:
+    """What a family-group task hands back to the driver: small (no samples, only shard metadata)."""
+
+    chunk_id: str
+    first_family: int
+    shards: list[ShardInfo]
+    outcomes: list[Outcome]
+    timings_s: dict[str, float]  # seconds per stage summed over the group's videos, plus write and total
+    started_unix: float  # wall-clock span of the task, to tell how parallel a chunk's groups ran
+    finished_unix: float
+
+
+def family_groups(chunk: Chunk, min_videos: int) -> list[FamilyGroup]:
+    """Split ``chunk`` into groups of consecutive families, each closed once it holds ``min_videos``.
+
+    A family is never split; ``min_videos=1`` makes every family its own group. The split depends only
+    on the chunk and ``min_videos``, so it is the same on every try of the chunk.
+    """
+    if min_videos < 1:
+        raise ValueError(f"min_videos must be >= 1, got {min_videos}")
+    groups: list[FamilyGroup] = []
+    current: list[Family] = []
+    first = 0
+    for index, family in enumerate(chunk.families):
+        if not current:
+            first = index
+        current.append(family)
+        if sum(len(f.videos) for f in current) >= min_videos:
+            groups.append(FamilyGroup(chunk.chunk_id, first, tuple(current)))
+            current = []
+    if current:
+        groups.append(FamilyGroup(chunk.chunk_id, first, tuple(current)))
+    return groups
 
 
 def _family_failed(family: Family, err: Exception) -> list[Outcome]:
@@ -42,38 +115,49 @@ def _family_failed(family: Family, err: Exception) -> list[Outcome]:
     ]
 
 
-def process_chunk(
-    chunk: Chunk,
-    lake: str,
+def _group_writer(
+    lake: Lake, config: Config, group: FamilyGroup, attempt_id: str, folder: str
+) -> ChunkWriter:
+    """The attempt's chunk writer, pointed at the group try's own folder (groups run at the same time)."""
+    writer = lake.chunk_writer(group.chunk_id, attempt_id, config.lake)
+    for shard_writer in writer.writers:
+        shard_writer.folder = folder
+    return writer
+
+
+def process_family_group(
+    group: FamilyGroup,
+    lake: Lake,
     config: Config,
     attempt_id: str,
     processor: FamilyProcessor,
     on_family: Callable[[list[str]], None] | None = None,
-) -> CommitRecord:
-    """Run every family of ``chunk``, write its shards under ``attempt_id`` and commit it.
+) -> GroupResult:
+    """Run the families of ``group`` and publish their shards (not the commit record).
 
     Args:
-        chunk: the planned chunk.
-        lake: lake root URL (local path or ``s3://``).
-        config: the run's configuration; its hash goes into every row and the record.
-        attempt_id: unique per attempt, so a retried or concurrent attempt never overwrites shards.
+        group: the families and the chunk they belong to.
+        lake: the lake.
+        config: the run's configuration; its hash goes into every row.
+        attempt_id: the chunk attempt's id (every group of an attempt shares it).
         processor: the family processor (its detection may be remote).
         on_family: called with the outcome statuses of each finished family (progress).
 
-    Returns:
-        The commit record that was written.
+    Raises:
+        StorageError: the source or the lake stayed unreachable; the chunk must not commit.
     """
-    started = time.perf_counter()
+    started_unix, started = time.time(), time.perf_counter()
+    folder = group.shard_folder(attempt_id, secrets.token_hex(4))
     timings: defaultdict[str, float] = defaultdict(float)
     outcomes: list[Outcome] = []
-    with ChunkWriter.from_config(lake, chunk.chunk_id, attempt_id, config.lake) as writer:
-        for family in chunk.families:
+    with _group_writer(lake, config, group, attempt_id, folder) as writer:
+        for family in group.families:
             try:
                 result = processor.process(family)
             except StorageError:
                 raise  # the source is unreachable: fail the chunk, a rerun redoes it
             except Exception as err:  # a bug in a stage must not lose the other families
-                log.exception("family %s of chunk %s failed", family.family_id, chunk.chunk_id)
+                log.exception("family %s of chunk %s failed", family.family_id, group.chunk_id)
                 family_outcomes = _family_failed(family, err)
             else:
                 t_write = time.perf_counter()
@@ -86,16 +170,80 @@ def process_chunk(
             outcomes.extend(family_outcomes)
             if on_family is not None:
                 on_family([outcome.status.value for outcome in family_outcomes])
+    stray = [shard.path for shard in writer.shards if not shard.path.startswith(folder + "/")]
+    if stray:  # groups would overwrite each other's files: never commit that
+        raise LakeCommitError(f"shards {stray} of chunk {group.chunk_id} are not under {folder}")
     timings["total"] = time.perf_counter() - started
+    return GroupResult(
+        group.chunk_id, group.first_family, writer.shards, outcomes, dict(timings), started_unix, time.time()
+    )
+
+
+def _chunk_timings(results: Sequence[GroupResult]) -> dict[str, float]:
+    """Stage seconds and ``total`` (task seconds) summed over the groups; ``wall`` from the first group's
+    start to the last one's end. ``total / wall`` is how many groups ran at once on average."""
+    timings: defaultdict[str, float] = defaultdict(float)
+    for result in results:
+        for key, seconds in result.timings_s.items():
+            timings[key] += seconds
+    if results:
+        timings["wall"] = max(r.finished_unix for r in results) - min(r.started_unix for r in results)
+    return {key: round(value, 3) for key, value in timings.items()}
+
+
+def commit_chunk_attempt(
+    chunk: Chunk,
+    attempt_id: str,
+    results: Sequence[GroupResult],
+    lake: Lake,
+    config: Config,
+    lock: LakeLock | None = None,
+) -> CommitRecord:
+    """Commit one attempt of ``chunk`` from the results of all its family groups.
+
+    Raises:
+        LakeCommitError: the groups do not account for every video of the chunk exactly once, a shard
+            is missing, or the record could not be written.
+        LakeLockedError: ``lock`` is no longer held by this run.
+    """
+    ordered = sorted(results, key=lambda result: result.first_family)
     # videos= the plan's list, so the record refuses to commit unless every video has one outcome.
     record = CommitRecord.build(
         chunk_id=chunk.chunk_id,
         attempt_id=attempt_id,
         config_hash=config.config_hash(),
-        shards=writer.shards,
-        outcomes=outcomes,
+        shards=[shard for result in ordered for shard in result.shards],
+        outcomes=[outcome for result in ordered for outcome in result.outcomes],
         videos=[video.filename for video in chunk.videos],
-        timings_s={key: round(value, 3) for key, value in timings.items()},
+        timings_s=_chunk_timings(ordered),
     )
-    commit_chunk(lake, record)
+    lake.commit_chunk(record, lock)
     return record
+
+
+def process_chunk(
+    chunk: Chunk,
+    lake: Lake,
+    config: Config,
+    attempt_id: str,
+    processor: FamilyProcessor,
+    on_family: Callable[[list[str]], None] | None = None,
+) -> CommitRecord:
+    """Run every family group of ``chunk`` one after the other in this process, then commit it.
+
+    Args:
+        chunk: the planned chunk.
+        lake: the lake.
+        config: the run's configuration (``ray.min_videos_per_task`` sets the groups, as on Ray).
+        attempt_id: unique per attempt, so a retried or concurrent attempt never overwrites shards.
+        processor: the family processor.
+        on_family: called with the outcome statuses of each finished family (progress).
+
+    Returns:
+        The commit record that was written.
+    """
+    results = [
+        process_family_group(group, lake, config, attempt_id, processor, on_family)
+        for group in family_groups(chunk, config.ray.min_videos_per_task)
+    ]
+    return commit_chunk_attempt(chunk, attempt_id, results, lake, config)

@@ -6,14 +6,12 @@ import argparse
 import json
 import sys
 
-__all__ = ["add_arguments", "run"]
+__all__ = ["add_arguments", "add_config_options", "run"]
 
 
-def add_arguments(parser: argparse.ArgumentParser, name: str = "ingest") -> None:
-    parser.add_argument(
-        "source", help="DFDC root with dfdc_train_part_* folders, one part folder, or zips; local or s3://"
-    )
-    parser.add_argument("lake", help="lake root: a local path or s3://bucket/prefix")
+def add_config_options(parser: argparse.ArgumentParser) -> None:
+    """``--config FILE`` and repeatable ``--set SECTION.KEY=VALUE``: the ingest config, as every
+    command that processes or plans a source takes it."""
     parser.add_argument(
         "--config", help="JSON or YAML config file (see dfdc_lake/config.py for every setting)"
     )
@@ -25,6 +23,14 @@ def add_arguments(parser: argparse.ArgumentParser, name: str = "ingest") -> None
         metavar="SECTION.KEY=VALUE",
         help="override one setting, e.g. --set decode.frame_stride=5 (repeatable)",
     )
+
+
+def add_arguments(parser: argparse.ArgumentParser, name: str = "ingest") -> None:
+    parser.add_argument(
+        "source", help="DFDC root with dfdc_train_part_* folders, one part folder, or zips; local or s3://"
+    )
+    parser.add_argument("lake", help="lake root: a local path or s3://bucket/prefix")
+    add_config_options(parser)
     parser.add_argument(
         "--redo", nargs="+", default=[], metavar="CHUNK", help="reprocess these committed chunks"
     )
@@ -48,10 +54,16 @@ def run(args: argparse.Namespace) -> int:
 
     from dfdc_lake.config import load_config
     from dfdc_lake.distributed.ingest import ingest
+    from dfdc_lake.lake.lake import Lake
 
     config = load_config(args.config, args.overrides)
     report = ingest(
-        args.source, args.lake, config, redo=args.redo, address=args.address, lock_wait_s=args.lock_wait
+        args.source,
+        Lake.open(args.lake),
+        config,
+        redo=args.redo,
+        address=args.address,
+        lock_wait_s=args.lock_wait,
     )
     if args.json:
         print(json.dumps(asdict(report), indent=2))

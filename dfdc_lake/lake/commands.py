@@ -38,6 +38,19 @@ def _human_bytes(n: int) -> str:
     return f"{n} B"  # pragma: no cover
 
 
+def _format_source_counts(counts: dict[str, Any] | None) -> str | None:
+    """One line of the latest run's source counts, with an example of each, or None without them."""
+    if counts is None:
+        return None
+    found = [
+        f"{value['count']} {name.replace('_', ' ')}"
+        + (f" (e.g. {value['first'][0]})" if value["first"] else "")
+        for name, value in counts.items()
+        if value["count"]
+    ]
+    return f"{'source (run):':<18}" + ("; ".join(found) or "nothing unlisted, missing, duplicated or empty")
+
+
 def _format_status(status: dict[str, Any]) -> str:
     lines = [f"lake:             {status['lake']}"]
     if status["manifest"] is None:
@@ -60,6 +73,9 @@ def _format_status(status: dict[str, Any]) -> str:
     if run:
         ended = run.get("finished_at") or "not finished"
         lines.append(f"latest run:       {run.get('run_id')} started {run.get('started_at')}, {ended}")
+    source_line = _format_source_counts(status.get("source_counts"))
+    if source_line is not None:
+        lines.append(source_line)
     lock = status["lock"]
     if lock:
         state = "STALE" if lock["stale"] else "live"
@@ -71,17 +87,19 @@ def _format_status(status: dict[str, Any]) -> str:
 
 
 def _run_status(args: argparse.Namespace) -> int:
+    from dfdc_lake.lake.lake import Lake
     from dfdc_lake.lake.status import lake_status
 
-    status = lake_status(args.lake)
+    status = lake_status(Lake.open(args.lake))
     _print(json.dumps(status, indent=1) if args.json else _format_status(status))
     return 0
 
 
 def _run_verify(args: argparse.Namespace) -> int:
+    from dfdc_lake.lake.lake import Lake
     from dfdc_lake.lake.verify import verify_lake
 
-    report = verify_lake(args.lake)
+    report = verify_lake(Lake.open(args.lake))
     if args.json:
         _print(json.dumps(report.to_dict(), indent=1))
     else:
@@ -100,9 +118,10 @@ def _run_verify(args: argparse.Namespace) -> int:
 
 
 def _run_gc(args: argparse.Namespace) -> int:
+    from dfdc_lake.lake.lake import Lake
     from dfdc_lake.lake.verify import gc_lake
 
-    paths = gc_lake(args.lake, dry_run=not args.delete)
+    paths = gc_lake(Lake.open(args.lake), dry_run=not args.delete)
     if args.json:
         _print(json.dumps({"lake": args.lake, "deleted": bool(args.delete), "paths": paths}, indent=1))
         return 0

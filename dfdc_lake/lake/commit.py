@@ -21,10 +21,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from dfdc_lake.errors import LakeCommitError, StorageError
 from dfdc_lake.io.s3_settings import redact
-from dfdc_lake.lake.runs import utc_now_iso, write_run_record
+from dfdc_lake.lake.runs import utc_now_iso
 from dfdc_lake.lake.schema import SCHEMA_VERSION
 from dfdc_lake.lake.shard import ShardInfo, attempt_dir, check_id
-from dfdc_lake.lake.storage import LakeLike, Storage, open_storage
+from dfdc_lake.lake.storage import Storage
 from dfdc_lake.records import Outcome, OutcomeStatus
 
 if TYPE_CHECKING:
@@ -35,13 +35,12 @@ __all__ = [
     "RECORD_VERSION",
     "CommitRecord",
     "commit_chunk",
-    "committed_chunk_ids",
     "new_attempt_id",
     "outcome_to_dict",
     "read_commit",
     "read_commits",
+    "read_lake_manifest",
     "write_lake_manifest",
-    "write_run_record",
 ]
 
 RECORD_VERSION = 1
@@ -83,13 +82,16 @@ class CommitRecord(BaseModel):
     shards: list[ShardInfo] = Field(default_factory=list)
     num_samples: int = Field(ge=0)
     videos: list[str]
-    outcomes: list[dict[str, Any]]
+    outcomes: list[Outcome]  # one per video of the chunk, typed (status is an OutcomeStatus)
     timings_s: dict[str, float] = Field(default_factory=dict)
 
-    @field_validator("outcomes")
+    @field_validator("outcomes", mode="before")
     @classmethod
-    def _outcomes_are_outcomes(cls, outcomes: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        for item in outcomes:
+    def _outcomes_are_outcomes(cls, outcomes: Any) -> Any:
+        """Name the video and the offending keys before pydantic's field-by-field errors."""
+        for item in outcomes if isinstance(outcomes, list) else []:
+            if not isinstance(item, dict):
+                continue
             missing, extra = _REQUIRED_OUTCOME_FIELDS - item.keys(), item.keys() - _OUTCOME_FIELDS
             if missing or extra:
                 raise ValueError(
@@ -110,10 +112,10 @@ class CommitRecord(BaseModel):
             rows = sum(shard.rows for shard in self.shards if shard.format == fmt)
             if rows != self.num_samples:
                 raise ValueError(f"{fmt} shards hold {rows} rows but num_samples is {self.num_samples}")
-        filenames = [item["filename"] for item in self.outcomes]
+        filenames = [item.filename for item in self.outcomes]
         if len(set(filenames)) != len(filenames) or sorted(filenames) != sorted(self.videos):
             raise ValueError("every video of the chunk needs exactly one outcome")
-        per_video = sum(int(item.get("num_samples", 0)) for item in self.outcomes)
+        per_video = sum(item.num_samples for item in self.outcomes)
         if per_video != self.num_samples:
             raise ValueError(f"outcomes count {per_video} samples but num_samples is {self.num_samples}")
         return self
@@ -147,10 +149,6 @@ class CommitRecord(BaseModel):
                 f"commit record of chunk {fields.get('chunk_id')!r} is inconsistent: {err}"
             ) from None
 
-    def outcome_records(self) -> list[Outcome]:
-        """The outcomes as typed ``Outcome`` records."""
-        return [Outcome(**{**item, "status": OutcomeStatus(item["status"])}) for item in self.outcomes]
-
     def shards_of(self, fmt: str) -> list[ShardInfo]:
         """The shards of one format, in order."""
         return [shard for shard in self.shards if shard.format == fmt]
@@ -167,18 +165,17 @@ def _parse_record(data: bytes, url: str) -> CommitRecord:
         raise LakeCommitError(f"commit record {url} is invalid: {err}") from None
 
 
-def commit_chunk(lake: LakeLike, record: CommitRecord, lock: LakeLock | None = None) -> str:
+def commit_chunk(storage: Storage, record: CommitRecord, lock: LakeLock | None = None) -> str:
     """Publish a chunk: check its shards are in place, then write its commit record, atomically, last.
 
     Args:
-        lake: the lake.
+        storage: the lake's storage.
         record: the attempt's record; it replaces any earlier record of the chunk.
         lock: the run's lake lock, checked just before the write (a lost lock raises LakeLockedError).
 
     Returns:
         The URL of the commit record.
     """
-    storage = open_storage(lake)
     write_lake_manifest(storage)
     for shard in record.shards:
         try:
@@ -201,9 +198,8 @@ def commit_chunk(lake: LakeLike, record: CommitRecord, lock: LakeLock | None = N
     return storage.url(rel)
 
 
-def read_commit(lake: LakeLike, chunk_id: str) -> CommitRecord | None:
+def read_commit(storage: Storage, chunk_id: str) -> CommitRecord | None:
     """The chunk's commit record, or None if it is not committed."""
-    storage = open_storage(lake)
     rel = commit_path(chunk_id)
     try:
         data = storage.read_bytes(rel)
@@ -212,29 +208,21 @@ def read_commit(lake: LakeLike, chunk_id: str) -> CommitRecord | None:
     return _parse_record(data, storage.url(rel))
 
 
-def commit_chunk_ids(lake: LakeLike) -> list[str]:
+def commit_chunk_ids(storage: Storage) -> list[str]:
     """Chunk ids that have a commit record (lists ``commits/`` only)."""
-    storage = open_storage(lake)
     return [rel.removeprefix("commits/").removesuffix(".json") for rel in storage.iter_json_names("commits")]
 
 
-def read_commits(lake: LakeLike) -> list[CommitRecord]:
+def read_commits(storage: Storage) -> list[CommitRecord]:
     """Every commit record, sorted by chunk id. Lists ``commits/`` only, never ``chunks/``."""
-    storage = open_storage(lake)
     ids = commit_chunk_ids(storage)
     with ThreadPoolExecutor(max_workers=1 if storage.is_local else 16) as pool:
         records = list(pool.map(lambda chunk_id: read_commit(storage, chunk_id), ids))
     return [record for record in records if record is not None]
 
 
-def committed_chunk_ids(lake: LakeLike, config_hash: str) -> set[str]:
-    """Chunks committed with this config hash (a rerun skips them)."""
-    return {record.chunk_id for record in read_commits(lake) if record.config_hash == config_hash}
-
-
-def write_lake_manifest(lake: LakeLike) -> dict[str, Any]:
+def write_lake_manifest(storage: Storage) -> dict[str, Any]:
     """Write ``lake.json`` if absent (once, never overwritten); refuse a lake of another layout."""
-    storage = open_storage(lake)
     if storage.put_if_absent("lake.json", json.dumps(MANIFEST).encode()):
         return dict(MANIFEST)
     url = storage.url("lake.json")

@@ -15,7 +15,7 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager, suppress
-from typing import IO, Any
+from typing import IO
 
 from dfdc_lake.errors import StorageError
 from dfdc_lake.io.retry import RetryPolicy
@@ -233,8 +233,3 @@ class LocalStorage(Storage):
                 return False
             _unlink_quiet(path)
             return True
-
-    def fsspec(self) -> tuple[Any, str]:
-        import fsspec
-
-        return fsspec.filesystem("file"), self.root

@@ -24,7 +24,7 @@ from types import TracebackType
 
 from dfdc_lake.errors import LakeLockedError, StorageError
 from dfdc_lake.lake.runs import utc_now_iso
-from dfdc_lake.lake.storage import LakeLike, open_storage
+from dfdc_lake.lake.storage import Storage
 
 __all__ = ["DEFAULT_STALE_AFTER_S", "LOCK_PATH", "LakeLock", "LockInfo", "lock_is_stale", "read_lock"]
 
@@ -84,17 +84,17 @@ def lock_is_stale(info: LockInfo | None, stale_after_s: float = DEFAULT_STALE_AF
     return info.host == socket.gethostname() and not _pid_alive(info.pid)
 
 
-def read_lock(lake: LakeLike) -> LockInfo | None:
+def read_lock(storage: Storage) -> LockInfo | None:
     """The current lock holder, or None when the lake is not locked (an unreadable lock reads as None)."""
-    found = open_storage(lake).read_versioned(LOCK_PATH)
+    found = storage.read_versioned(LOCK_PATH)
     return None if found is None else _parse(found[0])
 
 
 class LakeLock:
-    """Hold a lake's lock: ``with LakeLock(lake, owner=run_id, timeout_s=60): ...``.
+    """Hold a lake's lock: ``with lake.lock(owner=run_id, timeout_s=60): ...``.
 
     Args:
-        lake: the lake.
+        storage: the lake's storage.
         owner: who holds it (a run id, "gc"); shown to whoever waits.
         timeout_s: how long to wait for a live holder before raising LakeLockedError (0: do not wait).
         stale_after_s: heartbeat age after which a lock is taken over.
@@ -104,7 +104,7 @@ class LakeLock:
 
     def __init__(
         self,
-        lake: LakeLike,
+        storage: Storage,
         owner: str,
         *,
         timeout_s: float = 0.0,
@@ -114,7 +114,7 @@ class LakeLock:
     ) -> None:
         if stale_after_s <= 0 or timeout_s < 0:
             raise ValueError("stale_after_s must be > 0 and timeout_s >= 0")
-        self.storage = open_storage(lake)
+        self.storage = storage
         self.owner, self.timeout_s, self.stale_after_s, self.poll_s = owner, timeout_s, stale_after_s, poll_s
         self.heartbeat_s = stale_after_s / 4 if heartbeat_s is None else heartbeat_s
         self.token = secrets.token_hex(8)

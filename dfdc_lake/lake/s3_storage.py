@@ -252,9 +252,6 @@ class S3Storage(Storage):
 
         return self._conditional("delete_object", rel, fallback, IfMatch=version)
 
-    def fsspec(self) -> tuple[Any, str]:
-        return self._fs, self._root_path
-
 
 class _RangeReader(io.RawIOBase):
     """A seekable raw reader that fetches byte ranges, each under the storage's retry policy."""

@@ -18,7 +18,7 @@ from typing import Any, ClassVar, Literal, TypeVar
 
 from dfdc_lake.lake.local_storage import local_io_errors
 from dfdc_lake.lake.schema import sample_to_row
-from dfdc_lake.lake.storage import LakeLike, Storage, open_storage
+from dfdc_lake.lake.storage import Storage
 from dfdc_lake.records import Sample
 
 __all__ = [
@@ -107,14 +107,14 @@ class RotatingShardWriter(PublishOnSuccess):
 
     def __init__(
         self,
-        lake: LakeLike,
+        storage: Storage,
         chunk_id: str,
         attempt_id: str,
         shard_target_bytes: int = DEFAULT_SHARD_TARGET_BYTES,
     ) -> None:
         if shard_target_bytes < 1:
             raise ValueError(f"shard_target_bytes must be positive, got {shard_target_bytes}")
-        self.storage: Storage = open_storage(lake)
+        self.storage = storage
         self.folder = attempt_dir(chunk_id, attempt_id)
         self.target_bytes = shard_target_bytes
         self.shards: list[ShardInfo] = []

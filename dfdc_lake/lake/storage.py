@@ -6,8 +6,9 @@ locally, one PUT on S3. Failures raise :class:`~dfdc_lake.errors.StorageError` n
 endpoint) after transient errors were retried; a missing file raises ``FileNotFoundError``.
 
 Retries come from :mod:`dfdc_lake.io.retry` and S3 endpoint and credentials from
-:mod:`dfdc_lake.io.s3_settings`, the same ones the source reader uses (``storage_options_for`` is
-re-exported from there).
+:mod:`dfdc_lake.io.s3_settings`, the same ones the source reader uses. The backends
+(``local_storage``, ``s3_storage``) import this module, never the reverse; :class:`~dfdc_lake.lake.lake.Lake`
+picks one for a URL.
 
 Conditional writes (used by the lake lock) compare a *version*: the sha256 of the content locally,
 the ETag on S3.
@@ -21,16 +22,11 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import AbstractContextManager
 from pathlib import PurePosixPath
-from typing import IO, Any, TypeAlias
+from typing import IO
 
-from dfdc_lake.errors import StorageError
 from dfdc_lake.io.retry import RetryPolicy
-from dfdc_lake.io.s3_settings import storage_options_for
 
-__all__ = ["LakeLike", "Storage", "filesystem_for", "open_storage", "storage_options_for"]
-
-LakeLike: TypeAlias = "str | os.PathLike[str] | Storage"
-"""What every lake function accepts: a local path, ``s3://bucket/prefix``, or an open Storage."""
+__all__ = ["Storage", "check_rel"]
 
 
 def check_rel(rel: str) -> str:
@@ -42,7 +38,7 @@ def check_rel(rel: str) -> str:
 
 
 class Storage(abc.ABC):
-    """A lake root. Create one with :func:`open_storage`."""
+    """A lake root's bytes. Opened by :meth:`dfdc_lake.lake.lake.Lake.open` (or :func:`~dfdc_lake.lake.lake.open_storage`)."""
 
     root: str
     is_local: bool
@@ -128,10 +124,6 @@ class Storage(abc.ABC):
     def delete_if_version(self, rel: str, version: str) -> bool:
         """Delete the file only if its current version is ``version``."""
 
-    @abc.abstractmethod
-    def fsspec(self) -> tuple[Any, str]:
-        """An fsspec filesystem and the root path in its terms, for pyarrow / Ray users."""
-
     def iter_json_names(self, prefix: str) -> Iterator[str]:
         """Relative paths of the ``*.json`` files directly under ``prefix`` (temp files skipped)."""
         for rel in sorted(self.list_files(prefix)):
@@ -145,35 +137,3 @@ class Storage(abc.ABC):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.root!r})"
-
-
-def open_storage(lake: LakeLike, retry: RetryPolicy | None = None) -> Storage:
-    """The storage for a lake URL: a local path (or ``file://``) or ``s3://bucket[/prefix]``.
-
-    Args:
-        lake: the lake root, or an already open :class:`Storage` (returned as is).
-        retry: the retry policy for transient errors (default: :meth:`RetryPolicy.from_env`).
-    """
-    if isinstance(lake, Storage):
-        return lake
-    url = os.fspath(lake)
-    policy = retry or RetryPolicy.from_env()
-    if url.startswith("s3://"):
-        from dfdc_lake.lake.s3_storage import S3Storage
-
-        return S3Storage(url, policy)
-    if "://" in url and not url.startswith("file://"):
-        raise StorageError(f"unsupported lake URL {url!r}: use a local path or s3://bucket/prefix")
-    from dfdc_lake.lake.local_storage import LocalStorage
-
-    return LocalStorage(url.removeprefix("file://"), policy)
-
-
-def filesystem_for(url: str | os.PathLike[str]) -> Any:
-    """An fsspec filesystem able to read ``url`` (pass it to ``pyarrow.parquet`` or Ray Data)."""
-    import fsspec
-
-    text = os.fspath(url)
-    if text.startswith("s3://"):
-        return fsspec.filesystem("s3", **storage_options_for(text))
-    return fsspec.filesystem("file")

@@ -10,15 +10,17 @@ import json
 import tarfile
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from dfdc_lake.errors import LakeCommitError, StorageError
 from dfdc_lake.io.s3_settings import redact
 from dfdc_lake.lake.commit import CommitRecord, commit_chunk_ids, read_commit
-from dfdc_lake.lake.lock import LakeLock
 from dfdc_lake.lake.schema import KNOWN_SCHEMA_VERSIONS, sample_schema
 from dfdc_lake.lake.shard import ShardInfo
-from dfdc_lake.lake.storage import LakeLike, Storage, open_storage
+from dfdc_lake.lake.storage import Storage
+
+if TYPE_CHECKING:
+    from dfdc_lake.lake.lake import Lake
 
 __all__ = ["Problem", "VerifyReport", "find_orphans", "gc_lake", "verify_lake"]
 
@@ -156,23 +158,23 @@ def _load_records(storage: Storage, report: VerifyReport) -> list[CommitRecord]:
     return records
 
 
-def find_orphans(lake: LakeLike, records: list[CommitRecord] | None = None) -> list[str]:
+def find_orphans(lake: Lake, records: list[CommitRecord] | None = None) -> list[str]:
     """Lake-relative paths under ``chunks/`` that no commit record names (commit records read first)."""
-    storage = open_storage(lake)
+    storage = lake.storage
     if records is None:
         records = [r for r in (read_commit(storage, c) for c in commit_chunk_ids(storage)) if r is not None]
     committed = {shard.path for record in records for shard in record.shards}
     return sorted(rel for rel in storage.list_files("chunks") if rel not in committed)
 
 
-def verify_lake(lake: LakeLike, workers: int = 4) -> VerifyReport:
+def verify_lake(lake: Lake, workers: int = 4) -> VerifyReport:
     """Check every committed shard against its commit record and report orphans.
 
     Args:
         lake: the lake.
         workers: shards checked in parallel (each is read once, whole).
     """
-    storage = open_storage(lake)
+    storage = lake.storage
     report = VerifyReport(lake=redact(storage.root))
     records = _load_records(storage, report)
     listing = storage.list_files("chunks")
@@ -187,7 +189,7 @@ def verify_lake(lake: LakeLike, workers: int = 4) -> VerifyReport:
     return report
 
 
-def gc_lake(lake: LakeLike, dry_run: bool = True) -> list[str]:
+def gc_lake(lake: Lake, dry_run: bool = True) -> list[str]:
     """Remove orphaned shards (of failed or superseded attempts); committed shards are never touched.
 
     Deleting takes the lake lock (so no ingest can commit meanwhile) and raises LakeLockedError while a
@@ -196,12 +198,11 @@ def gc_lake(lake: LakeLike, dry_run: bool = True) -> list[str]:
     Returns:
         The lake-relative paths removed (or that would be, with ``dry_run``).
     """
-    storage = open_storage(lake)
     if dry_run:
-        return find_orphans(storage)
-    with LakeLock(storage, owner="gc", timeout_s=0, heartbeat_s=0):
-        orphans = find_orphans(storage)
+        return find_orphans(lake)
+    with lake.lock(owner="gc", timeout_s=0, heartbeat_s=0):
+        orphans = find_orphans(lake)
         for rel in orphans:
-            storage.delete(rel)
-        storage.remove_empty_dirs("chunks")
+            lake.storage.delete(rel)
+        lake.storage.remove_empty_dirs("chunks")
     return orphans

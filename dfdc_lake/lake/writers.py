@@ -21,7 +21,7 @@ from dfdc_lake.lake.shard import (
     ShardFormat,
     ShardInfo,
 )
-from dfdc_lake.lake.storage import LakeLike, open_storage
+from dfdc_lake.lake.storage import Storage
 from dfdc_lake.lake.wds_format import row_to_members, tar_member_bytes
 from dfdc_lake.records import Sample
 
@@ -46,13 +46,13 @@ class ParquetShardWriter(RotatingShardWriter):
 
     def __init__(
         self,
-        lake: LakeLike,
+        storage: Storage,
         chunk_id: str,
         attempt_id: str,
         shard_target_bytes: int = DEFAULT_SHARD_TARGET_BYTES,
         row_group_bytes: int = DEFAULT_ROW_GROUP_BYTES,
     ) -> None:
-        super().__init__(lake, chunk_id, attempt_id, shard_target_bytes)
+        super().__init__(storage, chunk_id, attempt_id, shard_target_bytes)
         self.row_group_bytes = max(1, min(row_group_bytes, shard_target_bytes))
         self._writer: Any = None
         self._sink: Any = None
@@ -123,12 +123,12 @@ class WebDatasetShardWriter(RotatingShardWriter):
 
     def __init__(
         self,
-        lake: LakeLike,
+        storage: Storage,
         chunk_id: str,
         attempt_id: str,
         shard_target_bytes: int = DEFAULT_SHARD_TARGET_BYTES,
     ) -> None:
-        super().__init__(lake, chunk_id, attempt_id, shard_target_bytes)
+        super().__init__(storage, chunk_id, attempt_id, shard_target_bytes)
         self._file: IO[bytes] | None = None
         self._tar: tarfile.TarFile | None = None
         self._mtime = int(time.time())
@@ -174,7 +174,7 @@ class ChunkWriter(PublishOnSuccess):
 
     Example::
 
-        with ChunkWriter(lake, "p00-c0003", new_attempt_id(), ("parquet", "webdataset")) as writer:
+        with lake.chunk_writer("p00-c0003", new_attempt_id(), config.lake) as writer:
             for sample in samples:
                 writer.write(sample)
         shards = writer.shards  # -> the commit record
@@ -182,7 +182,7 @@ class ChunkWriter(PublishOnSuccess):
 
     def __init__(
         self,
-        lake: LakeLike,
+        storage: Storage,
         chunk_id: str,
         attempt_id: str,
         formats: tuple[str, ...] | list[str] = ("parquet", "webdataset"),
@@ -191,15 +191,14 @@ class ChunkWriter(PublishOnSuccess):
         unknown = [f for f in formats if f not in WRITERS]
         if not formats or unknown or len(set(formats)) != len(formats):
             raise ValueError(f"formats {formats!r} must be distinct names from {sorted(WRITERS)}")
-        storage = open_storage(lake)
         self.chunk_id, self.attempt_id = chunk_id, attempt_id
         self.writers = [WRITERS[f](storage, chunk_id, attempt_id, shard_target_bytes) for f in formats]
         self.num_samples = 0
 
     @classmethod
-    def from_config(cls, lake: LakeLike, chunk_id: str, attempt_id: str, config: LakeConfig) -> ChunkWriter:
+    def from_config(cls, storage: Storage, chunk_id: str, attempt_id: str, config: LakeConfig) -> ChunkWriter:
         """A writer with the formats and shard size of ``config.lake``."""
-        return cls(lake, chunk_id, attempt_id, tuple(config.formats), config.shard_target_bytes)
+        return cls(storage, chunk_id, attempt_id, tuple(config.formats), config.shard_target_bytes)
 
     def write(self, sample: Sample) -> None:
         """Append one sample to every format (the row is built once)."""

@@ -1,6 +1,6 @@
 """One way to reach source bytes: local paths, ``s3://`` URLs and members of zip archives read in place.
 
-URLs are plain fsspec URLs. A zip member is ``zip://<member>::<archive_url>`` (fsspec's chaining), so
+URLs are plain fsspec URLs, turned into filesystems by :mod:`dfdc_lake.io.urls`. A zip member is ``zip://<member>::<archive_url>`` (fsspec's chaining), so
 ``dfdc_train_part_N.zip`` files are read where they lie, locally or on S3, without unpacking. S3
 endpoint and credentials come from :mod:`dfdc_lake.io.s3_settings` (the standard AWS environment, as
 for the lake; secrets are registered for redaction and never appear in URLs or logs); transient errors
@@ -15,11 +15,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-import fsspec
 from fsspec import AbstractFileSystem
 
 from dfdc_lake.io.retry import RetryPolicy, call_with_retry
-from dfdc_lake.io.s3_settings import storage_options_for
+from dfdc_lake.io.urls import fsspec_for
 
 __all__ = [
     "ListedFile",
@@ -53,7 +52,7 @@ def _url_to_fs(url: str) -> tuple[AbstractFileSystem, str]:
     """The filesystem and the filesystem-internal path of a local path or ``proto://`` URL."""
     if ZIP_PREFIX in url:
         raise ValueError(f"{url!r} is a zip member URL; use read_bytes or list_zip_dir")
-    return fsspec.core.url_to_fs(url, **storage_options_for(url))
+    return fsspec_for(url)
 
 
 def join_url(base: str, name: str) -> str:

@@ -1,6 +1,11 @@
 """One video through the stages: decode, detect and track (or reuse the original's tracks), crop, log-mel,
 per-modality labels, and the resulting samples and outcome.
 
+Frames come from the decoder in segments of bounded size (``decode.segment_mb``): each segment is
+detected, tracked and cropped before the next is decoded, so memory does not grow with the video's
+length. A DFDC clip is one segment. In a longer video tracks do not cross segments (a track id is
+``segment * SEGMENT_TRACK_IDS + n``), and each sample's frame indices say what it covers.
+
 Failures raise (``VideoDecodeError`` and friends); ``FamilyProcessor`` turns them into outcomes.
 """
 
@@ -9,22 +14,30 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from dfdc_lake.config import Config
-from dfdc_lake.records import AudioFeatures, FaceTrack, Outcome, OutcomeStatus, Sample, VideoEntry
+from dfdc_lake.errors import VideoDecodeError
+from dfdc_lake.records import AudioFeatures, FaceTrack, Outcome, OutcomeStatus, Sample, VideoEntry, VideoInfo
 from dfdc_lake.stages.audio import LogMelExtractor
-from dfdc_lake.stages.crops import FaceCropper, TrackCrops
-from dfdc_lake.stages.decode import DecodedVideo, EmptyFileError, VideoDecoder
+from dfdc_lake.stages.crops import FaceCropper, TrackCrops, merge_track_crops
+from dfdc_lake.stages.decode import (
+    DecodedVideo,
+    EmptyFileError,
+    VideoDecoder,
+    probe_streams,
+    release_free_memory,
+)
 from dfdc_lake.stages.faces import DetectFn, Detections, downscale_frames
 from dfdc_lake.stages.labels import ModalityLabeler
 from dfdc_lake.stages.tracker import build_tracks, face_frame_share
 
-__all__ = ["TIMING_KEYS", "Findings", "Reference", "StageTimings", "VideoAnalyzer"]
+__all__ = ["SEGMENT_TRACK_IDS", "TIMING_KEYS", "Findings", "Reference", "StageTimings", "VideoAnalyzer"]
 
 TIMING_KEYS = ("read", "decode", "detect", "crops", "audio", "labels")
+SEGMENT_TRACK_IDS = 1000  # track ids of segment n start at n * SEGMENT_TRACK_IDS
 
 
 class StageTimings:
@@ -50,13 +63,16 @@ class Reference:
     face_frame_share: float
     crops: dict[int, TrackCrops]  # by track_id
     audio: AudioFeatures | None
+    frame_indices: np.ndarray  # int32 [T], the original's sampled frames: a fake is decoded at these
+    segment_frames: int  # sampled frames per segment of the original, so the fake's segments align
 
 
 @dataclass
 class Findings:
     """What the stages found in one video, before it becomes samples and an outcome."""
 
-    video: DecodedVideo
+    info: VideoInfo
+    time_of: dict[int, float]  # sampled frame index -> presentation time (s)
     crops: dict[int, TrackCrops]  # by track_id; tracks without a crop in this video are left out
     face_frame_share: float
     audio: AudioFeatures | None
@@ -65,7 +81,7 @@ class Findings:
 
     def samples(self, family_id: str, entry: VideoEntry, config_hash: str) -> list[Sample]:
         """One ``Sample`` per track with crops."""
-        time_of = dict(zip(self.video.frame_indices.tolist(), self.video.timestamps_s.tolist(), strict=True))
+        time_of = self.time_of
         return [
             Sample(
                 sample_id=f"{entry.video_id}-t{track_id}",
@@ -86,7 +102,7 @@ class Findings:
                 crops_jpeg=crops.jpeg,
                 face_frame_share=self.face_frame_share,
                 audio=self.audio,
-                info=self.video.info,
+                info=self.info,
                 config_hash=config_hash,
             )
             for track_id, crops in self.crops.items()
@@ -168,25 +184,54 @@ class VideoAnalyzer:
         """
         if not data:
             raise EmptyFileError("the file is empty (0 bytes)")
-        with timings("decode"):
-            video = self.decoder.decode(data)
-        if reference is None:
-            with timings("detect"):
-                tracks, share = self.detect_tracks(video)
-        else:
-            tracks, share = reference.tracks, reference.face_frame_share
-        with timings("crops"):
-            all_crops = [self.cropper.crop_track(video.frames, video.frame_indices, t) for t in tracks]
-            crops = {t.track_id: c for t, c in zip(tracks, all_crops, strict=True) if c.jpeg}
+        # Audio first: its decode buffers are freed before the frames' segments take their memory.
         with timings("audio"):
-            audio = self.audio.extract(data, video.has_audio)
+            audio = self.audio.extract(data, probe_streams(data).has_audio)
+        release_free_memory()
+        scan = self._scan(data, reference, timings)
+        if scan.info is None:  # the decoder raises first; kept for the type checker
+            raise VideoDecodeError("no frame could be decoded")
+        crops = {track_id: merge_track_crops(parts) for track_id, parts in scan.crops.items()}
         with timings("labels"):
             face_fake, audio_fake = self._labels(entry, crops, audio, reference, labels_known)
-        findings = Findings(video, crops, share, audio, face_fake, audio_fake)
+        findings = Findings(scan.info, scan.time_of, crops, scan.share, audio, face_fake, audio_fake)
         samples = findings.samples(family_id, entry, self.config_hash)
-        is_original = entry.label == "REAL" and labels_known
-        new_reference = Reference(tracks, share, crops, audio) if is_original else None
+        new_reference = None
+        if entry.label == "REAL" and labels_known:
+            indices = np.asarray(sorted(scan.time_of), np.int32)
+            new_reference = Reference(scan.tracks, scan.share, crops, audio, indices, scan.segment_frames)
         return samples, findings.outcome(family_id, entry), new_reference
+
+    def _scan(self, data: bytes, reference: Reference | None, timings: StageTimings) -> _Scan:
+        """Decode segment by segment; per segment find (or take the original's) tracks and crop them."""
+        wanted = None if reference is None else reference.frame_indices
+        segment_frames = None if reference is None else reference.segment_frames
+        scan = _Scan()
+        segments = iter(self.decoder.segments(data, wanted, segment_frames))
+        while True:
+            with timings("decode"):
+                video = next(segments, None)
+            if video is None:
+                return scan
+            scan.add_frames(video)
+            if reference is None:
+                with timings("detect"):
+                    tracks, share = self.detect_tracks(video)
+                tracks = [_renumbered(t, scan.segments * SEGMENT_TRACK_IDS) for t in tracks]
+                scan.tracks += tracks
+                scan.shares.append((share, len(video.frame_indices)))
+            else:
+                tracks = reference.tracks
+            with timings("crops"):
+                for track in tracks:
+                    crop = self.cropper.crop_track(video.frames, video.frame_indices, track)
+                    if crop.jpeg:
+                        scan.crops.setdefault(track.track_id, []).append(crop)
+            scan.segments += 1
+            del video  # the segment's frames are freed before the next segment is decoded
+            release_free_memory()
+            if reference is not None:
+                scan.shares = [(reference.face_frame_share, 1)]
 
     def _labels(
         self,
@@ -213,3 +258,33 @@ class VideoAnalyzer:
                 )
             )
         return face, self.labeler.audio_fake(audio, reference.audio)
+
+
+def _renumbered(track: FaceTrack, offset: int) -> FaceTrack:
+    if offset == 0:
+        return track
+    return FaceTrack(track.track_id + offset, track.frame_indices, track.boxes_xyxy, track.scores)
+
+
+@dataclass
+class _Scan:
+    """What the segments of one video added up to."""
+
+    info: VideoInfo | None = None
+    has_audio: bool = False
+    time_of: dict[int, float] = field(default_factory=dict)
+    tracks: list[FaceTrack] = field(default_factory=list)
+    crops: dict[int, list[TrackCrops]] = field(default_factory=dict)
+    shares: list[tuple[float, int]] = field(default_factory=list)  # (face share, sampled frames)
+    segments: int = 0
+    segment_frames: int = 0
+
+    def add_frames(self, video: DecodedVideo) -> None:
+        self.info, self.has_audio = video.info, video.has_audio
+        self.segment_frames = max(self.segment_frames, len(video.frame_indices))
+        self.time_of.update(zip(video.frame_indices.tolist(), video.timestamps_s.tolist(), strict=True))
+
+    @property
+    def share(self) -> float:
+        frames = sum(n for _, n in self.shares)
+        return sum(share * n for share, n in self.shares) / frames if frames else 0.0

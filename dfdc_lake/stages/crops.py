@@ -16,7 +16,7 @@ from PIL import Image
 from dfdc_lake.config import CropConfig
 from dfdc_lake.records import FaceTrack
 
-__all__ = ["LABEL_THUMB_PX", "FaceCropper", "TrackCrops", "crop_window"]
+__all__ = ["LABEL_THUMB_PX", "FaceCropper", "TrackCrops", "crop_window", "merge_track_crops"]
 
 LABEL_THUMB_PX = 64
 
@@ -94,3 +94,16 @@ class FaceCropper:
             jpeg=jpegs,
             thumbs=np.stack(thumbs) if thumbs else empty,
         )
+
+
+def merge_track_crops(parts: list[TrackCrops]) -> TrackCrops:
+    """One track's crops from consecutive segments of a video, in frame order."""
+    if len(parts) == 1:
+        return parts[0]
+    return TrackCrops(
+        frame_indices=np.concatenate([p.frame_indices for p in parts]).astype(np.int32),
+        boxes_xyxy=np.concatenate([p.boxes_xyxy for p in parts]).astype(np.float32),
+        scores=np.concatenate([p.scores for p in parts]).astype(np.float32),
+        jpeg=[jpeg for p in parts for jpeg in p.jpeg],
+        thumbs=np.concatenate([p.thumbs for p in parts]),
+    )

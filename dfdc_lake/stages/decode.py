@@ -1,16 +1,20 @@
 """Decode the sampled frames of a clip from memory.
 
 The container is probed first with PyAV (headers only), so an empty file, a file without a video
-stream, and a file that is not a container at all get distinct reasons instead of decord's opaque
-errors. Frames are then decoded with decord, and only the sampled ones (every ``frame_stride``-th) are
-colour-converted and copied out (``get_batch``).
+stream, and a file that is not a container at all get distinct reasons. Frames are then decoded by
+the configured backend (``decode.backend``): PyAV, streaming and by default reference frames only
+(``decode_pyav``), or decord (every frame decoded, the sampled ones copied out with ``get_batch``).
+Either way they come out in segments whose frames fit in ``decode.segment_mb``, so a worker's memory
+does not grow with the length of a video.
 """
 
 from __future__ import annotations
 
 import io
 import logging
+from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -25,7 +29,9 @@ __all__ = [
     "StreamProbe",
     "VideoDecoder",
     "probe_streams",
+    "release_free_memory",
     "sample_frame_indices",
+    "segment_frames_for",
 ]
 
 log = logging.getLogger(__name__)
@@ -86,14 +92,47 @@ def sample_frame_indices(num_frames: int, config: DecodeConfig) -> np.ndarray:
     return indices
 
 
+def segment_frames_for(info: VideoInfo, config: DecodeConfig) -> int:
+    """Sampled frames per segment: as many RGB frames as fit in ``segment_mb`` (at least one)."""
+    frame_bytes = max(1, info.width_px * info.height_px * 3)
+    return max(1, (config.segment_mb * 1024 * 1024) // frame_bytes)
+
+
 @dataclass
 class VideoDecoder:
-    """Decodes a clip's sampled frames from its bytes."""
+    """Decodes a clip's sampled frames from its bytes, in segments of bounded memory.
+
+    ``config.backend`` picks PyAV (streaming; reference frames only unless told otherwise) or decord
+    (every frame, sampled frames copied out).
+    """
 
     config: DecodeConfig
 
-    def decode(self, data: bytes) -> DecodedVideo:
-        """Probe the container, then decode the sampled frames.
+    def decode(self, data: bytes, wanted: np.ndarray | None = None) -> DecodedVideo:
+        """All sampled frames at once (short clips, tests, ``predict``); see :meth:`segments`."""
+        parts = list(self.segments(data, wanted, segment_frames=1 << 30))
+        if len(parts) == 1:
+            return parts[0]
+        first = parts[0]
+        return DecodedVideo(
+            info=first.info,
+            frame_indices=np.concatenate([p.frame_indices for p in parts]),
+            frames=np.concatenate([p.frames for p in parts]),
+            has_audio=first.has_audio,
+            timestamps_s=np.concatenate([p.timestamps_s for p in parts]),
+        )
+
+    def segments(
+        self, data: bytes, wanted: np.ndarray | None = None, segment_frames: int | None = None
+    ) -> Iterator[DecodedVideo]:
+        """Probe the container, then yield the sampled frames segment by segment (at least one).
+
+        Args:
+            data: the clip's bytes.
+            wanted: exact frame numbers to decode (a fake at its original's frames); None samples every
+                ``frame_stride``-th frame (with PyAV and ``reference_frames_only``, the nearest
+                reference frame to each).
+            segment_frames: sampled frames per segment (default: as many as fit in ``segment_mb``).
 
         Raises:
             EmptyFileError, NoVideoStreamError, VideoDecodeError: the clip cannot be decoded.
@@ -101,33 +140,83 @@ class VideoDecoder:
         probe = probe_streams(data)
         if not probe.has_video:
             raise NoVideoStreamError("the container holds no video stream")
+        if self.config.backend == "decord":
+            parts = self._decord(data, wanted, segment_frames)
+        else:
+            parts = self._pyav(data, wanted, segment_frames)
+        produced = False
+        for info, indices, frames, timestamps in parts:
+            if frames.ndim != 4 or frames.shape[0] != len(indices) or frames.shape[-1] != 3:
+                raise VideoDecodeError(f"decoded frames have unexpected shape {frames.shape}")
+            produced = True
+            yield DecodedVideo(info, indices, frames, probe.has_audio, timestamps)
+        if not produced:
+            raise VideoDecodeError("no frame could be decoded")
+
+    def _frames_per_segment(self, info: VideoInfo, segment_frames: int | None) -> int:
+        return segment_frames if segment_frames is not None else segment_frames_for(info, self.config)
+
+    def _pyav(
+        self, data: bytes, wanted: np.ndarray | None, segment_frames: int | None
+    ) -> Iterator[tuple[VideoInfo, np.ndarray, np.ndarray, np.ndarray]]:
+        from dfdc_lake.stages.decode_pyav import stream_frames
+
+        info, segments = stream_frames(
+            data,
+            wanted,
+            stride=self.config.frame_stride,
+            max_frames=self.config.max_frames,
+            reference_only=self.config.reference_frames_only,
+            segment_frames=lambda found: self._frames_per_segment(found, segment_frames),
+        )
+        for indices, frames, timestamps in segments:
+            yield info, indices, frames, timestamps
+
+    def _decord(
+        self, data: bytes, wanted: np.ndarray | None, segment_frames: int | None
+    ) -> Iterator[tuple[VideoInfo, np.ndarray, np.ndarray, np.ndarray]]:
         import decord
 
         try:
             reader = decord.VideoReader(io.BytesIO(data), ctx=decord.cpu(0))
             num_frames = len(reader)
-            fps = float(reader.get_avg_fps())
-            indices = sample_frame_indices(num_frames, self.config)
+            indices = sample_frame_indices(num_frames, self.config) if wanted is None else wanted
+            indices = np.asarray(indices, np.int32)[np.asarray(indices) < num_frames]
             if len(indices) == 0:
                 raise VideoDecodeError("the video stream has no frames")
-            frames = reader.get_batch(indices.tolist()).asnumpy()
-            timestamps = reader.get_frame_timestamp(indices.tolist())[:, 0].astype(np.float32)
+            height, width = reader[0].shape[:2]
+            info = VideoInfo(float(reader.get_avg_fps()), num_frames, int(width), int(height))
+            step = self._frames_per_segment(info, segment_frames)
+            for start in range(0, len(indices), step):
+                part = indices[start : start + step]
+                frames = reader.get_batch(part.tolist()).asnumpy()
+                timestamps = reader.get_frame_timestamp(part.tolist())[:, 0].astype(np.float32)
+                yield info, part, frames, timestamps
         except VideoDecodeError:
             raise
         except (decord.DECORDError, RuntimeError, ValueError, UnicodeDecodeError) as err:
             # decord reports corrupt or truncated streams through these; the message is all it gives.
             raise VideoDecodeError(f"decord failed: {type(err).__name__}: {_first_line(err)}") from None
-        if frames.ndim != 4 or frames.shape[0] != len(indices) or frames.shape[-1] != 3:
-            raise VideoDecodeError(f"decoded frames have unexpected shape {frames.shape}")
-        height, width = int(frames.shape[1]), int(frames.shape[2])
-        info = VideoInfo(fps=fps, num_frames=num_frames, width_px=width, height_px=height)
-        return DecodedVideo(
-            info=info,
-            frame_indices=indices,
-            frames=frames,
-            has_audio=probe.has_audio,
-            timestamps_s=timestamps,
-        )
+
+
+def release_free_memory() -> None:
+    """Give memory freed by the last segment back to the OS (glibc keeps freed heap pages otherwise).
+
+    A segment's frames pass through many few-MB temporaries (colour conversion, downscaling); without
+    this, glibc's heap keeps their pages and a worker's RSS creeps up segment after segment.
+    """
+    global _LIBC
+    if _LIBC is None:
+        import ctypes
+        import ctypes.util
+
+        name = ctypes.util.find_library("c")
+        _LIBC = ctypes.CDLL(name) if name else False
+    if _LIBC and hasattr(_LIBC, "malloc_trim"):
+        _LIBC.malloc_trim(0)
+
+
+_LIBC: Any = None
 
 
 def _first_line(err: BaseException, limit: int = 300) -> str:

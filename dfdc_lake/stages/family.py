@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 from dfdc_lake.config import Config
 from dfdc_lake.errors import StorageError, VideoDecodeError
-from dfdc_lake.records import Family, Outcome, OutcomeStatus, Sample, VideoEntry
+from dfdc_lake.records import Family, Outcome, OutcomeStatus, Sample, VideoEntry, video_id_of
 from dfdc_lake.source.storage import read_bytes
 from dfdc_lake.stages.analysis import TIMING_KEYS, Reference, StageTimings, VideoAnalyzer
 from dfdc_lake.stages.decode import EmptyFileError, NoVideoStreamError
@@ -118,7 +118,7 @@ class FamilyProcessor:
             entry = VideoEntry(vid, f"{vid}.mp4", RAW_VIDEO_PART, "REAL", None, "<bytes>", len(source))
         else:
             name = source.rstrip("/").rsplit("/", 1)[-1]
-            vid = video_id or name.removesuffix(".mp4")
+            vid = video_id or video_id_of(name)
             entry = VideoEntry(vid, name, RAW_VIDEO_PART, "REAL", None, source, None)
         data = source if isinstance(source, bytes) else None
         samples, outcome, _ = self._guarded(

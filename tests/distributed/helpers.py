@@ -8,7 +8,8 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from dfdc_lake.lake.commit import read_commits
+from dfdc_lake.lake.commit import outcome_to_dict
+from dfdc_lake.lake.lake import Lake
 from dfdc_lake.lake.reader import read_samples_table
 from dfdc_lake.source.catalog import load_catalog
 
@@ -16,14 +17,15 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def assert_accounted_once(source: str, lake: str) -> dict[str, dict]:
-    """Every catalog video has exactly one outcome across the lake's commit records; returns them."""
+    """Every catalog video has exactly one outcome across the lake's commit records; returns them
+    (as the dicts the records store)."""
     catalog = load_catalog(source)
-    outcomes = [o for record in read_commits(lake) for o in record.outcomes]
+    outcomes = [outcome_to_dict(o) for record in Lake.open(lake).commits() for o in record.outcomes]
     counts = Counter(o["filename"] for o in outcomes)
     duplicated = [name for name, n in counts.items() if n > 1]
     assert not duplicated, f"videos with more than one outcome: {duplicated}"
     assert set(counts) == {entry.filename for entry in catalog.entries}
-    table = read_samples_table(lake, columns=["sample_id", "filename"])
+    table = read_samples_table(Lake.open(lake), columns=["sample_id", "filename"])
     ids = table.column("sample_id").to_pylist()
     assert len(ids) == len(set(ids)), "a sample id appears twice"
     per_video = Counter(table.column("filename").to_pylist())
@@ -35,7 +37,8 @@ def assert_accounted_once(source: str, lake: str) -> dict[str, dict]:
 def sample_digest(lake: str) -> dict[str, tuple]:
     """sample_id -> (label, face_fake, audio_fake, frame indices, rounded boxes) for comparing runs."""
     table = read_samples_table(
-        lake, columns=["sample_id", "label", "face_fake", "audio_fake", "frame_indices", "boxes_xyxy"]
+        Lake.open(lake),
+        columns=["sample_id", "label", "face_fake", "audio_fake", "frame_indices", "boxes_xyxy"],
     ).to_pylist()
     return {
         row["sample_id"]: (
@@ -69,7 +72,7 @@ def verify_clean_after_gc(lake: str) -> None:
     """gc the orphans of killed attempts, then every committed shard must verify."""
     from dfdc_lake.lake.verify import gc_lake, verify_lake
 
-    gc_lake(lake, dry_run=False)
-    report = verify_lake(lake)
+    gc_lake(Lake.open(lake), dry_run=False)
+    report = verify_lake(Lake.open(lake))
     assert report.ok, report.problems
     assert not report.orphans, report.orphans

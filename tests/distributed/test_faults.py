@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from dfdc_lake.lake.commit import read_commits
+from dfdc_lake.lake.lake import Lake
 from tests.distributed.helpers import assert_accounted_once, ingest_command, verify_clean_after_gc, wait_until
 
 pytestmark = [pytest.mark.ray, pytest.mark.slow]
@@ -18,10 +18,10 @@ pytestmark = [pytest.mark.ray, pytest.mark.slow]
 SMALL_CHUNKS = ("--set", "lake.videos_per_chunk=4", "--set", "ray.chunks_in_flight=1")
 
 
-def _chunk_worker_pids() -> list[int]:
-    """PIDs of Ray workers currently running a chunk task (Ray names the process after the task)."""
+def _family_task_pids() -> list[int]:
+    """PIDs of Ray workers currently running a family task (Ray names the process after the task)."""
     out = subprocess.run(["ps", "-eo", "pid=,args="], capture_output=True, text=True).stdout
-    return [int(line.split()[0]) for line in out.splitlines() if "ray::_process_chunk_remote" in line]
+    return [int(line.split()[0]) for line in out.splitlines() if "ray::_family_group_task" in line]
 
 
 def test_a_ray_worker_killed_mid_chunk_is_retried(tiny_corpus, ray_cluster, tmp_path):
@@ -30,11 +30,39 @@ def test_a_ray_worker_killed_mid_chunk_is_retried(tiny_corpus, ray_cluster, tmp_
     process = subprocess.Popen(
         ingest_command(part, lake, ray_cluster.address, *SMALL_CHUNKS), stderr=subprocess.PIPE, text=True
     )
-    wait_until(lambda: bool(_chunk_worker_pids()), 240, "a chunk task to start", process)
-    victim = _chunk_worker_pids()[0]
+    wait_until(lambda: bool(_family_task_pids()), 240, "a family task to start", process)
+    victim = _family_task_pids()[0]
     os.kill(victim, signal.SIGKILL)
     _, stderr = process.communicate(timeout=600)
     assert process.returncode == 0, stderr[-3000:]
+    assert_accounted_once(part, lake)
+    verify_clean_after_gc(lake)
+
+
+def test_a_family_task_that_keeps_dying_leaves_its_chunk_uncommitted_and_a_rerun_commits_it(
+    tiny_corpus, ray_cluster, tmp_path
+):
+    part = str(tiny_corpus / "dfdc_train_part_0")
+    lake = str(tmp_path / "lake")
+    one_chunk = ("--set", "lake.videos_per_chunk=1000", "--set", "ray.min_videos_per_task=1",
+                 "--set", "ray.task_retries=0")  # fmt: skip
+    process = subprocess.Popen(
+        ingest_command(part, lake, ray_cluster.address, *one_chunk), stderr=subprocess.PIPE, text=True
+    )
+    wait_until(lambda: bool(_family_task_pids()), 240, "a family task to start", process)
+    os.kill(_family_task_pids()[0], signal.SIGKILL)
+    _, stderr = process.communicate(timeout=600)
+    assert process.returncode == 1, stderr[-3000:]
+    assert "1 chunks failed and stay uncommitted" in stderr, stderr[-3000:]
+    assert Lake.open(lake).commits() == []  # the other families' shards are orphans, never read
+    rerun = subprocess.run(
+        ingest_command(part, lake, ray_cluster.address, *one_chunk),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert rerun.returncode == 0, rerun.stderr[-3000:]
+    assert len(Lake.open(lake).commits()) == 1
     assert_accounted_once(part, lake)
     verify_clean_after_gc(lake)
 
@@ -73,7 +101,7 @@ def test_s3_stopped_and_restarted_mid_ingest_then_rerun_completes(
     part = str(tiny_corpus / "dfdc_train_part_0")
     cmd = ingest_command(part, s3_lake_url, ray_cluster.address, *SMALL_CHUNKS)
     process = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True, env=dict(os.environ))
-    wait_until(lambda: len(read_commits(s3_lake_url)) >= 1, 240, "a first commit on S3", process)
+    wait_until(lambda: len(Lake.open(s3_lake_url).commits()) >= 1, 240, "a first commit on S3", process)
     s3_env.stop()
     time.sleep(5)
     s3_env.start()

@@ -7,6 +7,7 @@ import pytest
 from dfdc_lake.cli import main
 from dfdc_lake.config import Config
 from dfdc_lake.distributed.ingest import ingest
+from dfdc_lake.lake.lake import Lake
 from dfdc_lake.lake.reader import read_samples_table
 from tests.distributed.helpers import assert_accounted_once, verify_clean_after_gc
 from tests.fixtures.hostile import BAD_METADATA, write_bad_metadata
@@ -28,7 +29,7 @@ def test_hostile_videos_become_outcomes_and_the_rest_commits(hostile_source, ray
     root, kinds = hostile_source
     lake = str(tmp_path / "lake")
     config = Config().with_overrides(["decode.frame_stride=2"])  # the VFR pattern repeats every 3 frames
-    report = ingest(str(root), lake, config, address=ray_cluster.address)
+    report = ingest(str(root), Lake.open(lake), config, address=ray_cluster.address)
     assert report.ok, report.failed_chunks
     outcomes = assert_accounted_once(str(root), lake)
     assert set(outcomes) == set(kinds)  # the name listed in both parts is catalogued once
@@ -37,7 +38,7 @@ def test_hostile_videos_become_outcomes_and_the_rest_commits(hostile_source, ray
         if outcomes[name]["status"] != "ok":
             assert outcomes[name]["reason"], outcomes[name]
     assert outcomes["okrealaaaa.mp4"]["part"] == 0
-    rows = {row["filename"]: row for row in read_samples_table(lake).to_pylist()}
+    rows = {row["filename"]: row for row in read_samples_table(Lake.open(lake)).to_pylist()}
     assert rows["hugeresaaa.mp4"]["source_width_px"] == 7680
     # The variable-frame-rate clip keeps its real presentation times, not index / average fps.
     vfr = rows["vfrclipaaa.mp4"]

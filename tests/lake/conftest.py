@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from dfdc_lake.io.retry import RetryPolicy
-from dfdc_lake.lake.storage import Storage, open_storage
+from dfdc_lake.lake.lake import Lake, open_storage
+from dfdc_lake.lake.storage import Storage
 
 
 @pytest.fixture(params=["local", pytest.param("s3", marks=pytest.mark.s3)])
@@ -22,3 +23,9 @@ def lake_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 def storage(lake_url: str) -> Storage:
     """The lake's storage with a short retry policy (tests do not wait out long backoffs)."""
     return open_storage(lake_url, retry=RetryPolicy(attempts=3, base_delay_s=0.1, max_delay_s=0.5))
+
+
+@pytest.fixture
+def lake(storage: Storage) -> Lake:
+    """The lake handle over that storage."""
+    return Lake(storage)

@@ -7,12 +7,18 @@ from __future__ import annotations
 import io
 import math
 import string
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 from PIL import Image
 
-from dfdc_lake.lake.commit import CommitRecord, commit_chunk, new_attempt_id
+from dfdc_lake.config import Config
+from dfdc_lake.lake.commit import CommitRecord, new_attempt_id
+from dfdc_lake.lake.lake import Lake
+from dfdc_lake.lake.runs import PlannedChunk, RunPlan, RunRecord
+from dfdc_lake.lake.storage import Storage
+from dfdc_lake.lake.wds_format import members_to_row
 from dfdc_lake.lake.writers import ChunkWriter
 from dfdc_lake.records import AudioFeatures, Outcome, OutcomeStatus, Sample, VideoInfo
 
@@ -112,8 +118,15 @@ def outcomes_for(samples: list[Sample], extra: dict[str, OutcomeStatus] | None =
     return outcomes
 
 
+def as_lake(lake: Lake | Storage | str) -> Lake:
+    """A Lake handle from what a test holds (an open handle, its storage, or a URL)."""
+    if isinstance(lake, Lake):
+        return lake
+    return Lake(lake) if isinstance(lake, Storage) else Lake.open(lake)
+
+
 def write_chunk(
-    lake: Any,
+    lake: Lake | Storage | str,
     chunk_id: str,
     samples: list[Sample],
     formats: tuple[str, ...] = ("parquet", "webdataset"),
@@ -123,8 +136,11 @@ def write_chunk(
     commit: bool = True,
 ) -> CommitRecord:
     """Write one chunk attempt's shards and (unless ``commit`` is False) commit it."""
+    lake = as_lake(lake)
     attempt_id = new_attempt_id()
-    with ChunkWriter(lake, chunk_id, attempt_id, formats, shard_target_bytes=shard_target_bytes) as writer:
+    with ChunkWriter(
+        lake.storage, chunk_id, attempt_id, formats, shard_target_bytes=shard_target_bytes
+    ) as writer:
         for sample in samples:
             writer.write(sample)
     record = CommitRecord.build(
@@ -136,7 +152,7 @@ def write_chunk(
         timings_s={"write": 0.01, "total": 0.02},
     )
     if commit:
-        commit_chunk(lake, record)
+        lake.commit_chunk(record)
     return record
 
 
@@ -151,3 +167,29 @@ def rows_equal(a: dict[str, Any], b: dict[str, Any]) -> bool:
         return bool(x == y)
 
     return a.keys() == b.keys() and all(same(a[k], b[k]) for k in a)
+
+
+def stock_webdataset_rows(lake: Lake | Storage | str) -> Iterator[dict[str, Any]]:
+    """Every committed WebDataset sample read by the stock ``webdataset`` library (not the lake's own
+    tar parser), turned into rows equal to the Parquet rows: the cross-check of the lake's reader."""
+    from webdataset.tariterators import group_by_keys, tar_file_expander
+
+    lake = as_lake(lake)
+    for url in lake.shard_urls("webdataset"):
+        with lake.storage.open_read(lake.storage.rel(url)) as stream:
+            for sample in group_by_keys(tar_file_expander([{"url": url, "stream": stream}])):
+                yield members_to_row(sample)
+
+
+def run_record(
+    run_id: str, started_at: str, chunk_ids: list[str], config_hash: str = CONFIG_HASH
+) -> RunRecord:
+    """A run record planning ``chunk_ids`` with the default ingest config."""
+    return RunRecord(
+        run_id=run_id,
+        source="synthetic",
+        config=Config(),
+        config_hash=config_hash,
+        plan=RunPlan(videos_per_chunk=60, chunks=[PlannedChunk(chunk_id=c) for c in chunk_ids]),
+        started_at=started_at,
+    )

@@ -8,12 +8,13 @@ import logging
 import pytest
 
 from dfdc_lake import cli
-from dfdc_lake.lake.commit import commit_chunk, write_run_record
+from dfdc_lake.lake.commit import commit_chunk
+from dfdc_lake.lake.lake import Lake, open_storage
 from dfdc_lake.lake.lock import LakeLock
-from dfdc_lake.lake.storage import Storage, open_storage
+from dfdc_lake.lake.storage import Storage
 from dfdc_lake.records import OutcomeStatus
 
-from .fakes import make_samples, write_chunk
+from .fakes import make_samples, run_record, write_chunk
 
 
 @pytest.fixture(autouse=True)
@@ -81,15 +82,16 @@ def test_the_secret_never_leaves(
     record = write_chunk(
         storage, "p00-c0000", make_samples(2), extra={"brokenaaaa.mp4": OutcomeStatus.ERROR}, commit=False
     )
-    next(o for o in record.outcomes if o["status"] == "error")["reason"] = f"OSError: denied for key {secret}"
+    next(
+        o for o in record.outcomes if o.status is OutcomeStatus.ERROR
+    ).reason = f"OSError: denied for key {secret}"
     commit_chunk(storage, record)
     raw = json.loads(storage.read_bytes("commits/p00-c0000.json"))
     assert (
         next(o for o in raw["outcomes"] if o["status"] == "error")["reason"] == "OSError: denied for key ***"
     )
-    write_run_record(
-        storage, "run-1", {"started_at": "now", "argv": ["--key", secret], "env": f"secret={secret}"}
-    )
+    run = run_record("run-1", "2026-01-01T00:00:00Z", ["p00-c0000"])
+    Lake(storage).write_run(run.model_copy(update={"source": f"--key {secret} env secret={secret}"}))
     with LakeLock(storage, owner="ingest", heartbeat_s=0):
         outputs = [
             run_cli(capsys, *argv)[1] for argv in (["status", s3_lake_url], ["status", s3_lake_url, "--json"])

@@ -12,6 +12,7 @@ import time
 import pytest
 
 from dfdc_lake.errors import LakeLockedError
+from dfdc_lake.lake.lake import Lake
 from dfdc_lake.lake.lock import LOCK_PATH, LakeLock, LockInfo, read_lock
 from dfdc_lake.lake.storage import Storage
 from dfdc_lake.lake.verify import gc_lake
@@ -19,7 +20,8 @@ from dfdc_lake.lake.verify import gc_lake
 _HOLD_SCRIPT = """
 import sys, time
 from dfdc_lake.lake.lock import LakeLock
-lock = LakeLock(sys.argv[1], owner="subprocess-run", heartbeat_s=0).acquire()
+from dfdc_lake.lake.lake import Lake
+lock = Lake.open(sys.argv[1]).lock("subprocess-run", heartbeat_s=0).acquire()
 print("held", flush=True)
 time.sleep(120)
 """
@@ -114,16 +116,16 @@ def test_heartbeat_thread_refreshes_the_lock(storage: Storage) -> None:
 
 def test_gc_does_not_delete_while_a_live_run_holds_the_lock(storage: Storage) -> None:
     with LakeLock(storage, owner="ingest-run", heartbeat_s=0):
-        assert gc_lake(storage, dry_run=True) == []
+        assert gc_lake(Lake(storage), dry_run=True) == []
         with pytest.raises(LakeLockedError, match="ingest-run"):
-            gc_lake(storage, dry_run=False)
-    assert gc_lake(storage, dry_run=False) == []
+            gc_lake(Lake(storage), dry_run=False)
+    assert gc_lake(Lake(storage), dry_run=False) == []
 
 
 @pytest.mark.s3
 def test_seaweedfs_enforces_conditional_writes(s3_lake_url: str) -> None:
     """What the lock relies on, checked against the real server (no check-then-write fallback used)."""
-    from dfdc_lake.lake.storage import open_storage
+    from dfdc_lake.lake.lake import open_storage
 
     storage = open_storage(s3_lake_url)
     assert storage.put_if_absent("x.json", b"1")

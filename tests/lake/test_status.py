@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-from dfdc_lake.lake.commit import write_run_record
+from dfdc_lake.lake.lake import Lake
 from dfdc_lake.lake.lock import LakeLock
 from dfdc_lake.lake.status import lake_status
 from dfdc_lake.lake.storage import Storage
 from dfdc_lake.records import OutcomeStatus
 
-from .fakes import make_samples, write_chunk
+from .fakes import make_samples, run_record, write_chunk
 
 
 def test_empty_lake(storage: Storage) -> None:
-    status = lake_status(storage)
+    status = lake_status(Lake(storage))
     assert status["chunks_committed"] == 0 and status["samples"] == 0 and status["manifest"] is None
     assert status["chunks_pending"] is None and status["lock"] is None
     assert status["videos"] == {"total": 0, "by_status": {}}
@@ -27,16 +27,16 @@ def test_counts(storage: Storage) -> None:
         extra={"brokenaaaa.mp4": OutcomeStatus.DECODE_ERROR, "missingaaa.mp4": OutcomeStatus.MISSING},
     )  # fmt: skip
     write_chunk(storage, "p00-c0002", make_samples(1, seed=3), commit=False)  # orphan: not counted
-    write_run_record(
-        storage,
-        "run-1",
-        {
-            "started_at": "2026-01-01T00:00:00Z",
-            "config_hash": a.config_hash,
-            "plan": ["p00-c0000", "p00-c0001", "p00-c0002"],
-        },
+    lake = Lake(storage)
+    lake.write_run(
+        run_record(
+            "run-1",
+            "2026-01-01T00:00:00Z",
+            ["p00-c0000", "p00-c0001", "p00-c0002"],
+            config_hash=a.config_hash,
+        )
     )
-    status = lake_status(storage)
+    status = lake_status(lake)
     assert status["chunks_committed"] == 2
     assert status["chunks_planned"] == 3
     # p00-c0001 was committed with another config hash: for this run it is still pending
@@ -58,5 +58,5 @@ def test_counts(storage: Storage) -> None:
 
 def test_lock_holder_is_shown(storage: Storage) -> None:
     with LakeLock(storage, owner="ingest-42", heartbeat_s=0):
-        lock = lake_status(storage)["lock"]
+        lock = lake_status(Lake(storage))["lock"]
     assert lock["owner"] == "ingest-42" and lock["stale"] is False and lock["heartbeat_age_s"] < 60

@@ -15,8 +15,8 @@ import pytest
 
 from dfdc_lake.errors import StorageError
 from dfdc_lake.io.retry import RetryPolicy, is_transient
-from dfdc_lake.io.s3_settings import S3Settings, redact
-from dfdc_lake.lake.storage import open_storage, storage_options_for
+from dfdc_lake.io.s3_settings import S3Settings, redact, storage_options_for
+from dfdc_lake.lake.lake import open_storage
 
 from .fakes import make_samples, write_chunk
 
@@ -57,7 +57,7 @@ def test_local_disk_full_is_a_clear_storage_error(tmp_path: Path) -> None:
 _WRITE_SCRIPT = """
 import sys
 from dfdc_lake.errors import StorageError
-from dfdc_lake.lake.storage import open_storage
+from dfdc_lake.lake.lake import open_storage
 try:
     open_storage(sys.argv[1]).write_bytes("commits/x.json", b"{}")
 except StorageError as err:

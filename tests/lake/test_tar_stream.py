@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 from webdataset.tariterators import group_by_keys, tar_file_iterator
 
-from dfdc_lake.lake.reader import committed_shards
+from dfdc_lake.lake.lake import Lake
 from dfdc_lake.lake.tar_stream import iter_tar_members, iter_tar_samples
 
-from .fakes import make_samples, rows_equal, write_chunk
+from .fakes import make_samples, rows_equal, stock_webdataset_rows, write_chunk
 
 
 def _tar(members: list[tuple[str, bytes]], fmt: int = tarfile.USTAR_FORMAT, extra: bool = False) -> bytes:
@@ -38,7 +38,7 @@ def test_lake_shards_read_as_webdataset_reads_them(tmp_path: Path, chunk_bytes: 
     lake = str(tmp_path / "lake")
     samples = make_samples(9, seed=3)
     write_chunk(lake, "p00-c0000", samples, formats=("webdataset",), shard_target_bytes=20_000)
-    shards = committed_shards(lake, "webdataset")
+    shards = Lake.open(lake).shard_urls("webdataset")
     assert len(shards) > 1
     ours, theirs = [], []
     for shard in shards:
@@ -112,17 +112,15 @@ def test_a_suffix_twice_in_one_sample_is_refused() -> None:
 
 
 def test_training_streams_webdataset_rows_from_local_disk_and_s3(lake_url: str) -> None:
-    """Training's WebDataset rows (this parser, on a pyarrow stream) equal what ``webdataset`` reads."""
-    from dfdc_lake.lake.reader import iter_webdataset_samples
-    from dfdc_lake.train.run_files import pyarrow_filesystem
-    from dfdc_lake.train.sources import iter_webdataset_rows
+    """Training's WebDataset rows (the lake's reader, on a pyarrow stream) equal what ``webdataset`` reads."""
+    from dfdc_lake.train.inputs.batches import training_reader
 
     samples = make_samples(6, seed=4)
-    write_chunk(lake_url, "p00-c0000", samples, formats=("webdataset",), shard_target_bytes=20_000)
-    filesystem, _ = pyarrow_filesystem(lake_url)
-    paths = [pyarrow_filesystem(url)[1] for url in committed_shards(lake_url, "webdataset")]
+    lake = Lake.open(lake_url)
+    write_chunk(lake, "p00-c0000", samples, formats=("webdataset",), shard_target_bytes=20_000)
+    paths = [lake.arrow_path(url) for url in lake.shard_urls("webdataset")]
     assert len(paths) > 1
-    ours = list(iter_webdataset_rows(filesystem, paths))
-    theirs = list(iter_webdataset_samples(lake_url))
+    ours = list(training_reader(lake.arrow_filesystem()[0], "webdataset").rows(paths))
+    theirs = list(stock_webdataset_rows(lake))
     assert [row["sample_id"] for row in ours] == [sample.sample_id for sample in samples]
     assert len(ours) == len(theirs) and all(rows_equal(a, b) for a, b in zip(ours, theirs, strict=True))

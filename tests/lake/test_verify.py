@@ -9,6 +9,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from dfdc_lake.lake.commit import CommitRecord, commit_chunk
+from dfdc_lake.lake.lake import Lake
 from dfdc_lake.lake.schema import sample_schema, sample_to_row
 from dfdc_lake.lake.shard import ShardInfo, attempt_dir
 from dfdc_lake.lake.storage import Storage
@@ -18,12 +19,12 @@ from .fakes import CONFIG_HASH, make_samples, outcomes_for, write_chunk
 
 
 def kinds(storage: Storage) -> list[tuple[str, str]]:
-    return sorted((p.kind, p.path) for p in verify_lake(storage).problems)
+    return sorted((p.kind, p.path) for p in verify_lake(Lake(storage)).problems)
 
 
 def test_clean_lake_verifies(storage: Storage) -> None:
     write_chunk(storage, "p00-c0000", make_samples(3), shard_target_bytes=2000)
-    report = verify_lake(storage)
+    report = verify_lake(Lake(storage))
     assert report.ok, report.problems
     assert report.chunks_checked == 1 and report.shards_checked >= 4 and report.bytes_checked > 0
 
@@ -75,7 +76,7 @@ def test_an_unknown_schema_version(storage: Storage) -> None:
         outcomes=outcomes_for(make_samples(2)),
     )
     commit_chunk(storage, record)
-    report = verify_lake(storage)
+    report = verify_lake(Lake(storage))
     assert [(p.kind, p.path) for p in report.problems] == [("unknown_schema_version", path)]
     assert "99" in report.problems[0].detail
 

@@ -11,13 +11,14 @@ import pytest
 import webdataset as wds
 
 from dfdc_lake.lake.commit import commit_chunk
-from dfdc_lake.lake.reader import committed_shards, iter_webdataset_samples, read_samples_table
+from dfdc_lake.lake.lake import Lake, open_storage
+from dfdc_lake.lake.reader import read_samples_table
 from dfdc_lake.lake.schema import sample_schema, sample_to_row
 from dfdc_lake.lake.storage import Storage
 from dfdc_lake.lake.wds_format import members_to_row
 from dfdc_lake.lake.writers import ChunkWriter, ParquetShardWriter, WebDatasetShardWriter
 
-from .fakes import make_samples, rows_equal, write_chunk
+from .fakes import make_samples, rows_equal, stock_webdataset_rows, write_chunk
 
 
 def canonical(row: dict[str, Any]) -> dict[str, Any]:
@@ -30,13 +31,13 @@ def test_parquet_and_webdataset_round_trip(storage: Storage) -> None:
     record = write_chunk(storage, "p00-c0000", samples)
     expected = [canonical(sample_to_row(s)) for s in samples]
 
-    table = read_samples_table(storage)
+    table = read_samples_table(Lake(storage))
     assert table.schema.equals(sample_schema(), check_metadata=False)
     got = table.to_pylist()
     assert len(got) == len(expected)
     assert all(rows_equal(a, b) for a, b in zip(got, expected, strict=True))
 
-    wds_rows = [canonical(row) for row in iter_webdataset_samples(storage)]
+    wds_rows = [canonical(row) for row in stock_webdataset_rows(storage)]
     assert all(rows_equal(a, b) for a, b in zip(wds_rows, expected, strict=True))
     assert len(wds_rows) == len(expected)
     assert {s.format for s in record.shards} == {"parquet", "webdataset"}
@@ -47,7 +48,7 @@ def test_plain_webdataset_reads_local_shards(tmp_path) -> None:
     lake = str(tmp_path / "lake")
     samples = make_samples(4, seed=2)
     write_chunk(lake, "p01-c0000", samples, formats=("webdataset",))
-    urls = committed_shards(lake, "webdataset")
+    urls = Lake.open(lake).shard_urls("webdataset")
     dataset = wds.WebDataset(urls, shardshuffle=False, empty_check=False)
     decoded = list(dataset)
     assert [d["__key__"] for d in decoded] == [s.sample_id for s in samples]
@@ -96,7 +97,7 @@ def test_a_row_bigger_than_the_target_gets_its_own_shard(storage: Storage) -> No
 def test_parquet_row_groups_bound_memory_and_carry_the_schema_version(tmp_path) -> None:
     samples = make_samples(10, seed=5)
     with ParquetShardWriter(
-        tmp_path, "p04-c0000", "a1", shard_target_bytes=1 << 20, row_group_bytes=4000
+        open_storage(tmp_path), "p04-c0000", "a1", shard_target_bytes=1 << 20, row_group_bytes=4000
     ) as w:
         for sample in samples:
             w.write(sample)
@@ -110,7 +111,7 @@ def test_parquet_row_groups_bound_memory_and_carry_the_schema_version(tmp_path) 
 def test_rows_must_match_the_explicit_schema(tmp_path) -> None:
     row = sample_to_row(make_samples(1)[0])
     row["part"] = "not a number"
-    writer = ParquetShardWriter(tmp_path, "p05-c0000", "a1")
+    writer = ParquetShardWriter(open_storage(tmp_path), "p05-c0000", "a1")
     with pytest.raises((pa.ArrowInvalid, pa.ArrowTypeError, TypeError)), writer:
         writer.write_row(row)
         writer.close()
@@ -134,18 +135,19 @@ def test_bad_sample_ids_and_ids_are_refused(tmp_path) -> None:
     row = sample_to_row(make_samples(1)[0])
     row["sample_id"] = "has.dot-t0"
     with pytest.raises(ValueError, match="WebDataset key"):
-        WebDatasetShardWriter(tmp_path, "p07-c0000", "a1").write_row(row)
+        WebDatasetShardWriter(open_storage(tmp_path), "p07-c0000", "a1").write_row(row)
     with pytest.raises(ValueError, match="chunk_id"):
-        ParquetShardWriter(tmp_path, "../escape", "a1")
+        ParquetShardWriter(open_storage(tmp_path), "../escape", "a1")
     with pytest.raises(ValueError, match="formats"):
-        ChunkWriter(tmp_path, "p07-c0000", "a1", formats=("csv",))
+        ChunkWriter(open_storage(tmp_path), "p07-c0000", "a1", formats=("csv",))
 
 
 def test_uncommitted_shards_are_invisible(storage: Storage) -> None:
     record = write_chunk(storage, "p08-c0000", make_samples(3, seed=7), commit=False)
     assert storage.list_files("chunks")  # the shards are there...
-    assert read_samples_table(storage).num_rows == 0  # ...but no reader sees them
-    assert committed_shards(storage) == []
-    assert list(iter_webdataset_samples(storage)) == []
+    lake = Lake(storage)
+    assert read_samples_table(lake).num_rows == 0  # ...but no reader sees them
+    assert lake.shard_urls() == [] and lake.shard_urls("webdataset") == []
+    assert list(stock_webdataset_rows(lake)) == []
     commit_chunk(storage, record)
-    assert read_samples_table(storage).num_rows == 3
+    assert read_samples_table(lake).num_rows == 3

@@ -70,3 +70,59 @@ def test_log_mel_shape_and_hop(tmp_path: Path) -> None:
     assert 0 < loudest < config.n_mels // 2
     silent = write_clip(tmp_path / "s.mp4", audio=False).read_bytes()
     assert LogMelExtractor(config).extract(silent) is None
+
+
+@pytest.mark.parametrize("backend", ["pyav", "decord"])
+def test_both_backends_sample_the_same_frames(tmp_path: Path, backend: str) -> None:
+    data = write_clip(tmp_path / "c.mp4", num_frames=25, fps=12).read_bytes()
+    config = DecodeConfig(frame_stride=10, backend=backend, reference_frames_only=False)
+    video = VideoDecoder(config).decode(data)
+    reference = VideoDecoder(DecodeConfig(frame_stride=10, backend="decord")).decode(data)
+    np.testing.assert_array_equal(video.frame_indices, [0, 10, 20])
+    np.testing.assert_allclose(video.timestamps_s, reference.timestamps_s, atol=1e-6)
+    assert video.info == reference.info
+    # Both convert BT.601 limited-range YUV to RGB; their rounding may differ by a level or two.
+    assert np.abs(video.frames.astype(int) - reference.frames.astype(int)).max() <= 3
+
+
+def test_reference_frames_only_takes_the_nearest_decoded_frame(tmp_path: Path) -> None:
+    data = write_clip(tmp_path / "c.mp4", num_frames=60, fps=12).read_bytes()
+    nonref = VideoDecoder(DecodeConfig(frame_stride=5)).decode(data)
+    every = VideoDecoder(DecodeConfig(frame_stride=1, reference_frames_only=False)).decode(data)
+    targets = np.arange(0, 60, 5)
+    assert len(nonref.frame_indices) >= len(targets) - 2  # two targets may share their nearest frame
+    assert np.all(np.diff(nonref.frame_indices) > 0)
+    nearest = np.abs(nonref.frame_indices[:, None] - targets[None, :]).min(axis=1)
+    assert nearest.max() <= 2, nonref.frame_indices
+    # each sampled frame is exactly the frame of that number, with its own timestamp
+    np.testing.assert_array_equal(nonref.frames, every.frames[nonref.frame_indices])
+    np.testing.assert_allclose(nonref.timestamps_s, every.timestamps_s[nonref.frame_indices])
+
+
+def test_wanted_frames_are_decoded_exactly(tmp_path: Path) -> None:
+    data = write_clip(tmp_path / "c.mp4", num_frames=40, fps=12).read_bytes()
+    wanted = np.array([1, 7, 13, 33], np.int32)
+    video = VideoDecoder(DecodeConfig()).decode(data, wanted=wanted)
+    np.testing.assert_array_equal(video.frame_indices, wanted)
+
+
+@pytest.mark.parametrize("backend", ["pyav", "decord"])
+def test_segments_bound_the_frames_held_and_add_up_to_the_whole(tmp_path: Path, backend: str) -> None:
+    data = write_clip(tmp_path / "c.mp4", num_frames=48, fps=12).read_bytes()
+    decoder = VideoDecoder(DecodeConfig(frame_stride=2, backend=backend))
+    whole = decoder.decode(data)
+    parts = list(decoder.segments(data, segment_frames=5))
+    assert [len(p.frame_indices) for p in parts] == [5] * (len(whole.frame_indices) // 5) + (
+        [len(whole.frame_indices) % 5] if len(whole.frame_indices) % 5 else []
+    )
+    np.testing.assert_array_equal(np.concatenate([p.frame_indices for p in parts]), whole.frame_indices)
+    np.testing.assert_array_equal(np.concatenate([p.frames for p in parts]), whole.frames)
+
+
+def test_segment_size_follows_segment_mb() -> None:
+    from dfdc_lake.records import VideoInfo
+    from dfdc_lake.stages.decode import segment_frames_for
+
+    full_hd = VideoInfo(fps=29.97, num_frames=18000, width_px=1920, height_px=1080)
+    assert segment_frames_for(full_hd, DecodeConfig(segment_mb=256)) == 43  # 43 x 5.9 MiB
+    assert segment_frames_for(full_hd, DecodeConfig(segment_mb=16)) == 2

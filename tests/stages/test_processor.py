@@ -169,3 +169,34 @@ def test_family_from_a_zip_archive_read_in_place(tiny_corpus, tiny_truth, face_d
     assert all(v.url.startswith("zip://") for v in family.videos)
     assert [o.status for o in result.outcomes] == [OutcomeStatus.OK] * len(family.videos)
     assert sorted(p.name for p in tmp_path.iterdir()) == [archive.name]  # nothing was unpacked
+
+
+def test_a_long_video_is_processed_in_segments_of_bounded_size(
+    tiny_corpus, tiny_truth, face_detector
+) -> None:
+    """With segments of 2 MB (five of the tiny clips' frames), detection runs once per segment,
+    track ids say the segment, and the fakes are still cut at their original's frames and labelled."""
+    family = _plain_family(tiny_corpus, tiny_truth)
+    whole = FamilyProcessor(Config(), detect_fn(face_detector)).process(family)
+    config = Config().with_overrides(["decode.segment_mb=2"])
+    recorder = RecordingDetect(face_detector)
+    result = FamilyProcessor(config, recorder).process(family)
+
+    frames_per_segment = max(shape[0] for shape in recorder.shapes)
+    assert len(recorder.shapes) > 1 and all(shape[0] <= frames_per_segment for shape in recorder.shapes)
+    assert [o.status for o in result.outcomes] == [o.status for o in whole.outcomes]
+    original = family.original
+    assert original is not None
+    by_video: dict[str, list] = {}
+    for sample in result.samples:
+        by_video.setdefault(sample.video_id, []).append(sample)
+    segments_seen = {s.track_id // 1000 for s in by_video[original.video_id]}
+    assert len(segments_seen) > 1  # tracks restart in each segment
+    for sample in by_video[original.video_id]:
+        assert len(sample.frame_indices) <= frames_per_segment  # no track crosses a segment
+    originals = {s.track_id: s for s in by_video[original.video_id]}
+    for fake in family.fakes:
+        for sample in by_video.get(fake.video_id, []):
+            np.testing.assert_array_equal(sample.frame_indices, originals[sample.track_id].frame_indices)
+    whole_frames = sum(len(s.frame_indices) for s in whole.samples if s.video_id == original.video_id)
+    assert sum(len(s.frame_indices) for s in by_video[original.video_id]) >= 0.8 * whole_frames

@@ -162,35 +162,39 @@ def write_lake(
 ) -> list[Sample]:
     """Write the synthetic lake at ``lake_url`` with the lake's own writers and commit protocol."""
     from dfdc_lake.config import Config
-    from dfdc_lake.lake.commit import CommitRecord, commit_chunk, new_attempt_id, write_lake_manifest
-    from dfdc_lake.lake.runs import write_run_record
-    from dfdc_lake.lake.writers import ChunkWriter
+    from dfdc_lake.lake.commit import CommitRecord, new_attempt_id
+    from dfdc_lake.lake.lake import Lake
+    from dfdc_lake.lake.runs import RunPlan, RunRecord
 
     config = Config()
     samples = make_samples(spec)
     for s in samples:
         s.config_hash = config.config_hash()
-    write_lake_manifest(lake_url)
+    lake = Lake.open(lake_url)
+    lake.ensure_manifest()
     by_chunk: dict[str, list[Sample]] = {}
     for s in samples:
         chunk = (int(s.family_id[3:6]) // spec.parts) % spec.chunks_per_part
         by_chunk.setdefault(f"p{s.part:02d}-c{chunk:04d}", []).append(s)
     for chunk_id, chunk_samples in sorted(by_chunk.items()):
         attempt_id = new_attempt_id()
-        with ChunkWriter(lake_url, chunk_id, attempt_id, formats) as writer:
+        with lake.chunk_writer(
+            chunk_id, attempt_id, config.lake.model_copy(update={"formats": tuple(formats)})
+        ) as writer:
             for sample in chunk_samples:
                 writer.write(sample)
         record = CommitRecord.build(
             outcomes=_outcomes(chunk_samples, chunk_id), chunk_id=chunk_id, attempt_id=attempt_id,
             config_hash=config.config_hash(), shards=writer.shards,
         )  # fmt: skip
-        commit_chunk(lake_url, record)
-    run = {
-        "config": config.model_dump(mode="json"),
-        "config_hash": config.config_hash(),
-        "started_at": "2026-01-01T00:00:00Z",
-    }
-    write_run_record(lake_url, "20260101T000000-synthtrain", run)
+        lake.commit_chunk(record)
+    lake.write_run(
+        RunRecord(
+            run_id="20260101T000000-synthtrain", source="synthetic", config=config,
+            config_hash=config.config_hash(), plan=RunPlan(videos_per_chunk=config.lake.videos_per_chunk),
+            started_at="2026-01-01T00:00:00Z",
+        )
+    )  # fmt: skip
     return samples
 
 

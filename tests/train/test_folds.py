@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from dfdc_lake.errors import ConfigError
-from dfdc_lake.train.folds import FoldAssignment, VideoRef, assign_folds
+from dfdc_lake.train.driver.folds import FoldAssignment, VideoRef, assign_folds
 
 
 def _corpus(families: int = 30, parts: int = 5) -> list[VideoRef]:

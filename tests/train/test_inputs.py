@@ -11,29 +11,37 @@ import pytest
 import torch
 
 from dfdc_lake.errors import LakeCommitError
-from dfdc_lake.lake.reader import committed_shards
-from dfdc_lake.train.features import (
+from dfdc_lake.lake.lake import Lake
+from dfdc_lake.lake.reader import arrow_rows
+from dfdc_lake.train.driver.lake_index import read_lake_index
+from dfdc_lake.train.inputs.batches import training_reader
+from dfdc_lake.train.inputs.features import (
     LAKE_COLUMNS,
     SILENCE_DB,
     InputSpec,
-    arrow_rows,
     decode_rows,
     decode_sample,
     pick_frames,
     png_decoder,
     spectrogram_window,
 )
-from dfdc_lake.train.lake_index import read_lake_index
-from dfdc_lake.train.model import ModelSpec, SpectrogramCNN, build_model
-from dfdc_lake.train.sources import iter_parquet_rows, iter_webdataset_rows
-from dfdc_lake.train.steps import LossSettings, loss_terms, recalibrate_batchnorm, to_tensors, train_epoch
+from dfdc_lake.train.model.network import ModelSpec, SpectrogramCNN, build_model
+from dfdc_lake.train.model.steps import (
+    LossSettings,
+    loss_terms,
+    recalibrate_batchnorm,
+    to_tensors,
+    train_epoch,
+)
 
 SPEC = InputSpec(image_size_px=32, frames_per_sample=2, audio_frames=64, n_mels=64)
 
 
 def test_lake_index_names_only_committed_shards(synth_lake: Path) -> None:
-    index = read_lake_index(str(synth_lake), "parquet")
-    assert sorted(u for c in index.chunks for u in c.shard_urls) == sorted(committed_shards(str(synth_lake)))
+    index = read_lake_index(Lake.open(str(synth_lake)), "parquet")
+    assert sorted(u for c in index.chunks for u in c.shard_urls) == sorted(
+        Lake.open(str(synth_lake)).shard_urls()
+    )
     assert index.skipped_videos == len(index.chunks)  # one no-face video per chunk, no samples
     assert len(index.videos) == len(index.samples_per_video)
     # An orphan shard of a crashed attempt is never read: nothing lists chunks/.
@@ -43,7 +51,9 @@ def test_lake_index_names_only_committed_shards(synth_lake: Path) -> None:
     orphan.parent.mkdir(parents=True)
     orphan.write_bytes(b"not parquet")
     try:
-        assert str(orphan) not in read_lake_index(str(synth_lake)).shard_urls(index.chunks[0].families)
+        assert str(orphan) not in read_lake_index(Lake.open(str(synth_lake))).shard_urls(
+            index.chunks[0].families
+        )
     finally:
         orphan.unlink()
         orphan.parent.rmdir()
@@ -51,13 +61,13 @@ def test_lake_index_names_only_committed_shards(synth_lake: Path) -> None:
 
 def test_an_uncommitted_lake_is_refused(tmp_path: Path) -> None:
     with pytest.raises(LakeCommitError, match="no committed chunks"):
-        read_lake_index(str(tmp_path))
+        read_lake_index(Lake.open(str(tmp_path)))
 
 
 def test_parquet_and_webdataset_rows_decode_to_the_same_inputs(synth_lake: Path) -> None:
     fs = pafs.LocalFileSystem()
-    parquet = list(iter_parquet_rows(fs, committed_shards(str(synth_lake), "parquet")))
-    tars = list(iter_webdataset_rows(fs, committed_shards(str(synth_lake), "webdataset")))
+    parquet = list(training_reader(fs, "parquet").rows(Lake.open(str(synth_lake)).shard_urls("parquet")))
+    tars = list(training_reader(fs, "webdataset").rows(Lake.open(str(synth_lake)).shard_urls("webdataset")))
     assert [r["sample_id"] for r in parquet] == [r["sample_id"] for r in tars]
     a = decode_rows(parquet[:12], SPEC, False, np.random.default_rng(0))
     b = decode_rows(tars[:12], SPEC, False, np.random.default_rng(0))
@@ -72,7 +82,7 @@ def test_arrow_rows_are_the_pylist_rows_without_the_copies(synth_lake: Path) -> 
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    paths = committed_shards(str(synth_lake), "parquet")
+    paths = Lake.open(str(synth_lake)).shard_urls("parquet")
     table = pa.concat_tables(pq.read_table(p, columns=LAKE_COLUMNS) for p in paths)  # chunked columns
     lazy, plain = arrow_rows(table), table.to_pylist()
     assert table.column("crops_jpeg").num_chunks == len(paths) > 1
@@ -99,7 +109,11 @@ def test_crops_are_resized_like_pil_bilinear_from_jpeg_or_png(synth_lake: Path, 
     import decord  # noqa: F401  # loaded, as in predict: its global zlib once broke PNG decoding
     from PIL import Image
 
-    rows = list(iter_parquet_rows(pafs.LocalFileSystem(), committed_shards(str(synth_lake), "parquet")))[:1]
+    rows = list(
+        training_reader(pafs.LocalFileSystem(), "parquet").rows(
+            Lake.open(str(synth_lake)).shard_urls("parquet")
+        )
+    )[:1]
     jpeg = bytes(rows[0]["crops_jpeg"][0])
     with Image.open(io.BytesIO(jpeg)) as image:
         rgb = image.convert("RGB")
@@ -121,7 +135,11 @@ def test_lake_crops_decode_to_the_pixels_of_torchvisions_decoder(synth_lake: Pat
     from torch.nn.functional import interpolate
     from torchvision.io import ImageReadMode, decode_jpeg
 
-    rows = list(iter_parquet_rows(pafs.LocalFileSystem(), committed_shards(str(synth_lake), "parquet")))[:2]
+    rows = list(
+        training_reader(pafs.LocalFileSystem(), "parquet").rows(
+            Lake.open(str(synth_lake)).shard_urls("parquet")
+        )
+    )[:2]
     for row in rows:
         crops = row["crops_jpeg"]
         assert not isinstance(crops[0], bytes | bytearray)  # zero-copy Arrow buffers, signed bytes
@@ -155,7 +173,7 @@ def test_png_goes_through_the_chosen_decoder_where_decord_is_not_loaded(
         f"""
         import importlib, sys
         import numpy as np
-        from dfdc_lake.train.features import InputSpec, decode_sample, png_decoder
+        from dfdc_lake.train.inputs.features import InputSpec, decode_sample, png_decoder
         module = importlib.import_module({module!r})
         calls = []
         real = getattr(module, {name!r})
@@ -179,7 +197,7 @@ def test_png_goes_through_the_chosen_decoder_where_decord_is_not_loaded(
 def test_an_unknown_png_decoder_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     import sys
 
-    from dfdc_lake.train.features import png_decoder
+    from dfdc_lake.train.inputs.features import png_decoder
 
     monkeypatch.setenv("DFDC_LAKE_PNG_DECODER", "cv2")
     monkeypatch.delitem(sys.modules, "decord", raising=False)
@@ -200,7 +218,11 @@ def test_frame_and_window_choice() -> None:
 
 def test_losses_mask_unknown_labels_and_training_lowers_them(synth_lake: Path) -> None:
     torch.manual_seed(0)
-    rows = list(iter_parquet_rows(pafs.LocalFileSystem(), committed_shards(str(synth_lake), "parquet")))[:32]
+    rows = list(
+        training_reader(pafs.LocalFileSystem(), "parquet").rows(
+            Lake.open(str(synth_lake)).shard_urls("parquet")
+        )
+    )[:32]
     batch = decode_rows(rows, SPEC, True, np.random.default_rng(0))
     assert np.isnan(batch["face_label"]).any()  # the lake has unknown modality labels
     model = build_model(ModelSpec(audio_channels=8, fusion_hidden=16), seed=0)
@@ -219,7 +241,11 @@ def test_losses_mask_unknown_labels_and_training_lowers_them(synth_lake: Path) -
 
 
 def test_training_mirrors_whole_tracks_and_evaluation_never_does(synth_lake: Path) -> None:
-    rows = list(iter_parquet_rows(pafs.LocalFileSystem(), committed_shards(str(synth_lake), "parquet")))[:1]
+    rows = list(
+        training_reader(pafs.LocalFileSystem(), "parquet").rows(
+            Lake.open(str(synth_lake)).shard_urls("parquet")
+        )
+    )[:1]
     crops = rows[0]["crops_jpeg"][:1]  # one crop: every pick is the same image
     spec = InputSpec(image_size_px=32, frames_per_sample=3, audio_frames=64, n_mels=64)
     plain, _ = decode_sample(crops, None, spec, False, np.random.default_rng(0))
@@ -250,7 +276,11 @@ def test_spectrogram_cnn_standardises_over_real_columns_only() -> None:
 
 
 def test_evaluation_decodes_eval_frames_crops(synth_lake: Path) -> None:
-    rows = list(iter_parquet_rows(pafs.LocalFileSystem(), committed_shards(str(synth_lake), "parquet")))[:3]
+    rows = list(
+        training_reader(pafs.LocalFileSystem(), "parquet").rows(
+            Lake.open(str(synth_lake)).shard_urls("parquet")
+        )
+    )[:3]
     spec = InputSpec(image_size_px=32, frames_per_sample=2, audio_frames=64, n_mels=64, eval_frames=5)
     assert decode_rows(rows, spec, True, np.random.default_rng(0))["faces"].shape[1] == 2
     assert decode_rows(rows, spec, False, np.random.default_rng(0))["faces"].shape[1] == 5

@@ -11,9 +11,9 @@ from types import ModuleType
 import numpy as np
 import pyarrow.fs as pafs
 
-from dfdc_lake.lake.reader import committed_shards
-from dfdc_lake.train.features import InputSpec, pick_frames
-from dfdc_lake.train.sources import iter_parquet_rows
+from dfdc_lake.lake.lake import Lake
+from dfdc_lake.train.inputs.batches import training_reader
+from dfdc_lake.train.inputs.features import InputSpec, pick_frames
 
 BENCH = Path(__file__).resolve().parents[2] / "bench"
 SPEC = InputSpec(image_size_px=32, frames_per_sample=3, audio_frames=64, n_mels=64)
@@ -33,7 +33,9 @@ def test_file_layout_reads_the_lakes_crops_in_index_order(synth_lake: Path, tmp_
     bench = _bench_module("loader.py")
     lake = {
         row["sample_id"]: row
-        for row in iter_parquet_rows(pafs.LocalFileSystem(), committed_shards(str(synth_lake), "parquet"))
+        for row in training_reader(pafs.LocalFileSystem(), "parquet").rows(
+            Lake.open(str(synth_lake)).shard_urls("parquet")
+        )
     }
     assert bench.export_files(str(synth_lake), str(tmp_path), "jpg") == len(lake)
 
@@ -106,7 +108,10 @@ def test_bench_runs_end_to_end_on_a_lake_with_the_chosen_png_decoder(
     import subprocess
 
     rows = sum(
-        1 for _ in iter_parquet_rows(pafs.LocalFileSystem(), committed_shards(str(synth_lake), "parquet"))
+        1
+        for _ in training_reader(pafs.LocalFileSystem(), "parquet").rows(
+            Lake.open(str(synth_lake)).shard_urls("parquet")
+        )
     )
     command = [
         sys.executable, str(BENCH / "loader.py"), "--lake", str(synth_lake), "--root", str(tmp_path),

@@ -8,8 +8,7 @@ import math
 import numpy as np
 import pytest
 
-from dfdc_lake.train.evaluation import epoch_metrics
-from dfdc_lake.train.metrics import (
+from dfdc_lake.train.model.metrics import (
     balanced_log_loss,
     log_loss,
     logit,
@@ -19,6 +18,7 @@ from dfdc_lake.train.metrics import (
     sigmoid,
     video_max,
 )
+from dfdc_lake.train.model.validation import epoch_metrics
 
 
 def _pairwise_auc(y: np.ndarray, s: np.ndarray) -> float:

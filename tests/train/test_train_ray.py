@@ -10,8 +10,8 @@ from typing import Any
 import pyarrow.parquet as pq
 import pytest
 
-from dfdc_lake.lake.reader import committed_shards
-from dfdc_lake.train.folds import FoldAssignment
+from dfdc_lake.lake.lake import Lake
+from dfdc_lake.train.driver.folds import FoldAssignment
 from tests.distributed.helpers import REPO
 from tests.train.conftest import TRAIN_ARGS, TrainedRun, run_cli
 from tests.train.synthetic_lake import LakeSpec, write_lake
@@ -22,7 +22,7 @@ pytestmark = [pytest.mark.ray, pytest.mark.slow]
 def _lake_families(lake: Path) -> dict[str, set[str]]:
     """family_id -> video ids, read from the committed Parquet rows themselves."""
     families: dict[str, set[str]] = {}
-    for url in committed_shards(str(lake), "parquet"):
+    for url in Lake.open(str(lake)).shard_urls("parquet"):
         for row in pq.read_table(url, columns=["family_id", "video_id"]).to_pylist():
             families.setdefault(row["family_id"], set()).add(row["video_id"])
     return families
@@ -101,8 +101,9 @@ def test_train_pipeline_under_ray_job_submit_from_an_s3_lake_with_two_parquet_wo
     The job's driver and Ray Train workers get S3 settings from their nodes' environment (as from an
     instance profile); Parquet training goes through Ray Data, split between two workers.
     """
-    from dfdc_lake.lake.reader import filesystem_for, read_samples_table
-    from dfdc_lake.train.scoring import load_checkpoint
+    from dfdc_lake.io.urls import fsspec_filesystem
+    from dfdc_lake.lake.reader import read_samples_table
+    from dfdc_lake.train.inference.checkpoint import load_checkpoint
 
     write_lake(s3_lake_url, LakeSpec(families=12, parts=2, chunks_per_part=1))
     runs = s3_lake_url.rsplit("/", 1)[0] + "/runs"
@@ -116,12 +117,12 @@ def test_train_pipeline_under_ray_job_submit_from_an_s3_lake_with_two_parquet_wo
     entrypoint = ["python", "train.py", s3_lake_url, "--storage-path", runs, *options.split()]
     result = ray_cluster.submit_job(workdir, [*entrypoint, "--set", "cpus_per_worker=0.5"])
     assert result.returncode == 0, (result.stdout[-3000:], result.stderr[-3000:])
-    fs = filesystem_for(runs)
+    fs, _ = fsspec_filesystem(runs)
     run_dir = runs.removeprefix("s3://") + "/s3run"
     assert fs.exists(f"{run_dir}/folds.json") and fs.exists(f"{run_dir}/epoch_0000/model.pt")
     (record,) = [json.loads(line) for line in fs.cat_file(f"{run_dir}/metrics.jsonl").decode().splitlines()]
     folds = FoldAssignment.from_json(fs.cat_file(f"{run_dir}/folds.json").decode())
-    rows = read_samples_table(s3_lake_url, columns=["family_id", "video_id"]).to_pylist()
+    rows = read_samples_table(Lake.open(s3_lake_url), columns=["family_id", "video_id"]).to_pylist()
     val_videos = {r["video_id"] for r in rows if folds.side(r["family_id"]) == "val"}
     assert record["epoch"] == 0 and record["val_videos"] == len(val_videos)  # each scored once
     assert record["train_samples"] > 0

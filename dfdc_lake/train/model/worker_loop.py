@@ -19,11 +19,11 @@ from typing import Any
 import numpy as np
 
 from dfdc_lake.train.config import TrainConfig
-from dfdc_lake.train.evaluation import concat_predictions, epoch_metrics
-from dfdc_lake.train.features import InputSpec
-from dfdc_lake.train.model import ModelSpec
-from dfdc_lake.train.run_files import RunFiles
-from dfdc_lake.train.steps import LossSettings, evaluate, recalibrate_batchnorm, train_epoch
+from dfdc_lake.train.driver.run_files import RunFiles
+from dfdc_lake.train.inputs.features import InputSpec
+from dfdc_lake.train.model.network import ModelSpec
+from dfdc_lake.train.model.steps import LossSettings, evaluate, recalibrate_batchnorm, train_epoch
+from dfdc_lake.train.model.validation import concat_predictions, epoch_metrics
 
 __all__ = ["CHECKPOINT_FILE", "WorkerPlan", "checkpoint_dir_name", "train_loop_per_worker"]
 
@@ -48,7 +48,7 @@ class WorkerPlan:
     loss: LossSettings
     train_fake_rate: float  # video-level fake rate of the training side (the prior)
     model_rate: float  # the fake rate the model's logits are calibrated for (0.5 with pos_weight)
-    source: Any  # RayDataBatches | WebDatasetBatches
+    source: Any  # RayDataBatches | StreamedShardBatches | SplitSources (train.inputs.batches)
     run_files: RunFiles
     meta: dict[str, Any]  # copied into every checkpoint (lake, folds summary, ingest config...)
 
@@ -158,7 +158,7 @@ def train_loop_per_worker(loop_config: dict[str, Any]) -> None:
     context = ray.train.get_context()
     rank, world = context.get_world_rank(), context.get_world_size()
     device = ray.train.torch.get_device()
-    from dfdc_lake.train.model import build_model
+    from dfdc_lake.train.model.network import build_model
 
     model = build_model(plan.model_spec, seed=cfg.seed).to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)

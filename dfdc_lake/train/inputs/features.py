@@ -23,7 +23,6 @@ __all__ = [
     "PNG_DECODERS",
     "SILENCE_DB",
     "InputSpec",
-    "arrow_rows",
     "decode_rows",
     "decode_sample",
     "pick_frames",
@@ -170,40 +169,6 @@ def decode_sample(
     mirror = bool(train and rng.random() < 0.5)
     faces = np.stack([_decode_crop(crops_jpeg[i], spec.image_size_px, mirror) for i in picks])
     return faces, spectrogram_window(logmel, spec, train, rng)
-
-
-class _ArrowCrops(Sequence[Any]):
-    """A row's crops as zero-copy Arrow buffers: only the crops a sample picks are ever copied."""
-
-    def __init__(self, values: Any) -> None:
-        self._values = values  # pyarrow.BinaryArray
-
-    def __len__(self) -> int:
-        return len(self._values)
-
-    def __getitem__(self, index: Any) -> Any:
-        if isinstance(index, slice):
-            return [self[i] for i in range(*index.indices(len(self)))]
-        return self._values[int(index)].as_buffer()
-
-
-def arrow_rows(batch: Any) -> list[dict[str, Any]]:
-    """Rows of an Arrow record batch or table with ``LAKE_COLUMNS``, for ``decode_rows``.
-
-    Like ``to_pylist`` but without copying every crop and spectrogram into Python ``bytes``: a row
-    holds all of its track's crops (~30) and a sample decodes only K of them.
-    """
-    heavy = [name for name in ("crops_jpeg", "logmel_f16") if name in batch.column_names]
-    rows: list[dict[str, Any]] = batch.drop_columns(heavy).to_pylist()
-    if "crops_jpeg" in heavy:
-        crops = batch.column("crops_jpeg")
-        for row, track_crops in zip(rows, crops, strict=True):
-            row["crops_jpeg"] = _ArrowCrops(track_crops.values)
-    if "logmel_f16" in heavy:
-        mels = batch.column("logmel_f16")
-        for row, mel in zip(rows, mels, strict=True):
-            row["logmel_f16"] = mel.as_buffer() if mel.is_valid else None
-    return rows
 
 
 def _logmel_of(row: Mapping[str, Any]) -> np.ndarray | None:

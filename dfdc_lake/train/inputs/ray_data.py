@@ -14,7 +14,8 @@ import numpy as np
 import pyarrow as pa
 import ray.data
 
-from dfdc_lake.train.features import LAKE_COLUMNS, InputSpec, arrow_rows, decode_rows
+from dfdc_lake.lake.reader import arrow_rows
+from dfdc_lake.train.inputs.features import LAKE_COLUMNS, InputSpec, decode_rows
 
 __all__ = ["decode_table", "parquet_dataset"]
 

@@ -19,7 +19,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from dfdc_lake.train.features import SILENCE_DB
+from dfdc_lake.train.inputs.features import SILENCE_DB
 
 __all__ = ["IMAGENET_MEAN", "IMAGENET_STD", "AVDetector", "ModelSpec", "build_model"]
 

@@ -12,15 +12,18 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from dfdc_lake.config import Config
 from dfdc_lake.errors import ConfigError
+from dfdc_lake.io.urls import arrow_filesystem
+from dfdc_lake.lake.lake import Lake
 from dfdc_lake.train.config import TrainConfig
-from dfdc_lake.train.features import InputSpec
-from dfdc_lake.train.folds import FoldAssignment, assign_folds
-from dfdc_lake.train.lake_index import LakeIndex, read_lake_index
-from dfdc_lake.train.loop import METRICS_FILE, WorkerPlan, train_loop_per_worker
-from dfdc_lake.train.model import ModelSpec
-from dfdc_lake.train.run_files import RunFiles, pyarrow_filesystem
-from dfdc_lake.train.steps import LossSettings
+from dfdc_lake.train.driver.folds import FoldAssignment, assign_folds
+from dfdc_lake.train.driver.lake_index import LakeIndex, read_lake_index
+from dfdc_lake.train.driver.run_files import RunFiles
+from dfdc_lake.train.inputs.features import InputSpec
+from dfdc_lake.train.model.network import ModelSpec
+from dfdc_lake.train.model.steps import LossSettings
+from dfdc_lake.train.model.worker_loop import METRICS_FILE, WorkerPlan, train_loop_per_worker
 
 __all__ = ["TrainResult", "run_result", "train"]
 
@@ -35,16 +38,6 @@ class TrainResult:
     metrics: list[dict[str, Any]] = field(default_factory=list)  # one record per epoch, all invocations
     latest_checkpoint: str | None = None
     best_checkpoint: str | None = None  # lowest val_log_loss
-
-
-def _ingest_config(lake_url: str, config_hashes: set[str]) -> dict[str, Any] | None:
-    """The ingest config of the lake's chunks (from its run records), so predict can process alike."""
-    from dfdc_lake.lake.runs import read_run_records
-
-    for record in reversed(read_run_records(lake_url)):
-        if record.get("config_hash") in config_hashes and isinstance(record.get("config"), dict):
-            return record["config"]
-    return None
 
 
 def _folds(run: RunFiles, index: LakeIndex, cfg: TrainConfig) -> FoldAssignment:
@@ -86,17 +79,18 @@ def _source(
     index: LakeIndex, folds: FoldAssignment, cfg: TrainConfig, spec: InputSpec
 ) -> tuple[Any, dict[str, Any]]:
     """The worker-side batch source, and the Ray datasets to hand to the trainer (Parquet training only)."""
-    from dfdc_lake.train.sources import RayDataBatches, SplitSources, StreamedShardBatches
+    from dfdc_lake.train.inputs.batches import RayDataBatches, SplitSources, StreamedShardBatches
 
-    filesystem, _ = pyarrow_filesystem(index.lake_url)
+    lake = index.lake
+    filesystem, _ = lake.arrow_filesystem()
     families = {side: folds.families(side) for side in ("train", "val")}
-    paths = {side: [pyarrow_filesystem(u)[1] for u in index.shard_urls(families[side])] for side in families}
+    paths = {side: [lake.arrow_path(u) for u in index.shard_urls(families[side])] for side in families}
     streamed = StreamedShardBatches(cfg.format, filesystem, paths, families, spec, cfg.batch_size, cfg.seed)
     if cfg.format == "webdataset":
         return streamed, {}
     import ray.data
 
-    from dfdc_lake.train.ray_data import parquet_dataset
+    from dfdc_lake.train.inputs.ray_data import parquet_dataset
 
     # One JSON line per epoch says more than Ray Data's per-operator bars in a job log.
     ray.data.DataContext.get_current().enable_progress_bars = False
@@ -107,17 +101,17 @@ def _source(
 def _plan(
     index: LakeIndex, folds: FoldAssignment, run: RunFiles, cfg: TrainConfig
 ) -> tuple[WorkerPlan, dict[str, Any]]:
-    lake = index.lake_url
     train_rate, model_rate, pos_weight = _imbalance(index, folds.families("train"), cfg)
-    ingest = _ingest_config(lake, index.config_hashes)
-    n_mels = int((ingest or {}).get("audio", {}).get("n_mels", 64))
+    # The ingest config the chunks were made with, so predict processes videos alike.
+    ingest = index.lake.ingest_config(index.config_hashes)
+    n_mels = (ingest or Config()).audio.n_mels
     spec = InputSpec(cfg.image_size_px, cfg.frames_per_sample, cfg.audio_frames, n_mels, cfg.eval_frames)
     source, datasets = _source(index, folds, cfg, spec)
     meta = {
-        "lake": lake,
+        "lake": index.lake.url,
         "format": cfg.format,
         "train_hash": cfg.train_hash(),
-        "ingest_config": ingest,
+        "ingest_config": None if ingest is None else ingest.model_dump(mode="json"),
         "ingest_config_hashes": sorted(index.config_hashes),
         "folds": {
             "split_by": folds.split_by,
@@ -144,7 +138,7 @@ def _plan(
 def _run_config(storage_path: str, name: str, cfg: TrainConfig) -> Any:
     from ray.train import CheckpointConfig, FailureConfig, RunConfig
 
-    filesystem, base = pyarrow_filesystem(storage_path)
+    filesystem, base = arrow_filesystem(storage_path)
     return RunConfig(
         name=name,
         storage_path=base,
@@ -159,12 +153,12 @@ def _run_config(storage_path: str, name: str, cfg: TrainConfig) -> Any:
 
 
 def train(
-    lake: str, storage_path: str, name: str, cfg: TrainConfig | None = None, address: str | None = None
+    lake: Lake, storage_path: str, name: str, cfg: TrainConfig | None = None, address: str | None = None
 ) -> TrainResult:
     """Train (or resume) the run ``storage_path/name`` on the committed shards of ``lake``.
 
     Args:
-        lake: lake root (local path or ``s3://bucket/prefix``).
+        lake: the lake (``Lake.open(url)``).
         storage_path: where runs live (local or ``s3://``); checkpoints and run files go under ``name``.
         name: the run name; an existing run of that name is resumed from its last checkpoint.
         cfg: training settings (defaults when None).
@@ -177,7 +171,7 @@ def train(
     from ray.train import ScalingConfig
     from ray.train.torch import TorchTrainer
 
-    from dfdc_lake.distributed.ingest import connect_ray
+    from dfdc_lake.ray_cluster import connect_ray
 
     connect_ray(address)
     plan, datasets = _plan(index, folds, run, cfg)

@@ -68,11 +68,12 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
 
 def run(args: argparse.Namespace) -> int:
     """Train (or resume) and print a one-line JSON summary; 0 on success."""
+    from dfdc_lake.lake.lake import Lake
     from dfdc_lake.train.config import load_train_config
-    from dfdc_lake.train.trainer import train
+    from dfdc_lake.train.driver.trainer import train
 
     cfg = load_train_config(args.config, args.overrides).with_overrides(_overrides(args))
-    result = train(args.lake, args.storage_path, args.name, cfg, address=args.address)
+    result = train(Lake.open(args.lake), args.storage_path, args.name, cfg, address=args.address)
     last = result.metrics[-1] if result.metrics else {}
     summary = {
         "run": result.run_url,

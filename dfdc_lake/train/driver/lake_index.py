@@ -10,10 +10,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
 
 from dfdc_lake.errors import LakeCommitError
-from dfdc_lake.train.folds import VideoRef
+from dfdc_lake.lake.commit import CommitRecord
+from dfdc_lake.lake.lake import Lake
+from dfdc_lake.records import Outcome
+from dfdc_lake.train.driver.folds import VideoRef
 
 __all__ = ["ChunkEntry", "LakeIndex", "read_lake_index"]
 
@@ -34,7 +36,7 @@ class ChunkEntry:
 class LakeIndex:
     """Committed chunks and videos of a lake, for one shard format."""
 
-    lake_url: str
+    lake: Lake
     fmt: str
     chunks: list[ChunkEntry]
     videos: list[VideoRef]  # videos with at least one sample
@@ -48,27 +50,23 @@ class LakeIndex:
         return [url for c in self.chunks if c.families & wanted for url in c.shard_urls]
 
 
-def _chunk_entry(storage: Any, record: Any, fmt: str) -> tuple[ChunkEntry, list[dict[str, Any]]]:
-    urls = tuple(storage.url(shard.path) for shard in record.shards_of(fmt) if shard.rows)
-    outcomes = [o for o in record.outcomes if int(o.get("num_samples") or 0) > 0]
-    families = frozenset(str(o["family_id"]) for o in outcomes)
+def _chunk_entry(lake: Lake, record: CommitRecord, fmt: str) -> tuple[ChunkEntry, list[Outcome]]:
+    urls = tuple(lake.shard_urls(fmt, records=[record]))
+    outcomes = [o for o in record.outcomes if o.num_samples > 0]
+    families = frozenset(o.family_id for o in outcomes)
     return ChunkEntry(record.chunk_id, urls, families, record.num_samples), outcomes
 
 
-def read_lake_index(lake_url: str, fmt: str = "parquet") -> LakeIndex:
+def read_lake_index(lake: Lake, fmt: str = "parquet") -> LakeIndex:
     """Index a lake's committed chunks for training.
 
     Raises:
         LakeCommitError: the lake has no commit records, or none with shards of format ``fmt``.
     """
-    from dfdc_lake.lake.commit import read_commits
-    from dfdc_lake.lake.storage import open_storage
-
-    storage = open_storage(lake_url)
-    records = read_commits(storage)
+    records = lake.commits()
     if not records:
         raise LakeCommitError(
-            f"{lake_url} has no committed chunks (no commits/*.json); run `dfdc-lake ingest` first"
+            f"{lake.url} has no committed chunks (no commits/*.json); run `dfdc-lake ingest` first"
         )
     chunks: list[ChunkEntry] = []
     videos: list[VideoRef] = []
@@ -76,24 +74,22 @@ def read_lake_index(lake_url: str, fmt: str = "parquet") -> LakeIndex:
     hashes: set[str] = set()
     skipped = 0
     for record in records:
-        entry, outcomes = _chunk_entry(storage, record, fmt)
+        entry, outcomes = _chunk_entry(lake, record, fmt)
         skipped += len(record.outcomes) - len(outcomes)
         if entry.num_samples and not entry.shard_urls:
             raise LakeCommitError(
-                f"chunk {entry.chunk_id} of {lake_url} has no {fmt} shards; it was ingested with other "
+                f"chunk {entry.chunk_id} of {lake.url} has no {fmt} shards; it was ingested with other "
                 f"lake.formats (use --format to pick one it has)"
             )
         chunks.append(entry)
         hashes.add(record.config_hash)
         for o in outcomes:
-            videos.append(
-                VideoRef(str(o["video_id"]), str(o["family_id"]), int(o["part"]), o["label"] == "FAKE")
-            )
-            samples[str(o["video_id"])] = int(o["num_samples"])
+            videos.append(VideoRef(o.video_id, o.family_id, o.part, o.label == "FAKE"))
+            samples[o.video_id] = o.num_samples
     if not videos:
         raise LakeCommitError(
-            f"{lake_url} has committed chunks but no samples (every video failed or had no face)"
+            f"{lake.url} has committed chunks but no samples (every video failed or had no face)"
         )
     if len(hashes) > 1:
-        log.warning("lake %s mixes chunks of %d ingest configs: %s", lake_url, len(hashes), sorted(hashes))
-    return LakeIndex(lake_url, fmt, chunks, videos, samples, hashes, skipped)
+        log.warning("lake %s mixes chunks of %d ingest configs: %s", lake.url, len(hashes), sorted(hashes))
+    return LakeIndex(lake, fmt, chunks, videos, samples, hashes, skipped)

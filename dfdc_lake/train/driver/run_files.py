@@ -1,9 +1,9 @@
 """The files a training run keeps next to its checkpoints, on local disk or S3.
 
 ``RUN = STORAGE_PATH/NAME``. Ray Train writes ``RUN/epoch_NNNN/`` checkpoints; we add ``run.json``
-(settings, lake, imbalance choice), ``folds.json`` and ``metrics.jsonl``. The pyarrow filesystem built
-here is the one handed to Ray (``RunConfig.storage_filesystem``) and to the workers, so S3 endpoint and
-credentials travel with it instead of relying on the workers' environment.
+(settings, lake, imbalance choice), ``folds.json`` and ``metrics.jsonl``. The pyarrow filesystem comes
+from :func:`dfdc_lake.io.urls.arrow_filesystem`, the one handed to Ray (``RunConfig.storage_filesystem``)
+and to the workers, so S3 endpoint and credentials travel with it.
 """
 
 from __future__ import annotations
@@ -15,25 +15,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from dfdc_lake.errors import StorageError
+from dfdc_lake.io.urls import arrow_filesystem
 
-__all__ = ["RunFiles", "pyarrow_filesystem"]
-
-
-def pyarrow_filesystem(url: str) -> tuple[Any, str]:
-    """A pyarrow filesystem for a local path or ``s3://`` URL, and the path in its terms.
-
-    S3 goes through the lake's fsspec settings (endpoint and credentials from the AWS environment).
-    """
-    import pyarrow.fs as pafs
-
-    if url.startswith("s3://"):
-        from dfdc_lake.lake.reader import filesystem_for
-
-        handler = pafs.FSSpecHandler(filesystem_for(url))
-        return pafs.PyFileSystem(handler), url.removeprefix("s3://").rstrip("/")
-    if "://" in url and not url.startswith("file://"):
-        raise StorageError(f"unsupported storage URL {url!r}: use a local path or s3://bucket/prefix")
-    return pafs.LocalFileSystem(), os.path.abspath(url.removeprefix("file://"))
+__all__ = ["RunFiles"]
 
 
 @dataclass
@@ -47,7 +31,7 @@ class RunFiles:
     @classmethod
     def open(cls, storage_path: str, name: str) -> RunFiles:
         """The run directory ``storage_path/name``."""
-        filesystem, base = pyarrow_filesystem(storage_path)
+        filesystem, base = arrow_filesystem(storage_path)
         return cls(filesystem, posixpath.join(base, name), f"{storage_path.rstrip('/')}/{name}")
 
     def path(self, rel: str) -> str:

@@ -11,75 +11,22 @@ DFDC's log loss punishes confident mistakes without bound.
 
 from __future__ import annotations
 
-import io
 import logging
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from dfdc_lake.errors import ConfigError
-from dfdc_lake.train.features import InputSpec, decode_rows, spectrogram_window
-from dfdc_lake.train.metrics import shift_logits, sigmoid
+from dfdc_lake.config import Config
+from dfdc_lake.lake.schema import sample_to_row
+from dfdc_lake.source.storage import read_bytes
+from dfdc_lake.train.inference.checkpoint import LoadedCheckpoint
+from dfdc_lake.train.inputs.features import decode_rows, spectrogram_window
+from dfdc_lake.train.model.metrics import shift_logits, sigmoid
 
-__all__ = ["LoadedCheckpoint", "VideoPrediction", "VideoScorer", "load_checkpoint"]
+__all__ = ["VideoPrediction", "VideoScorer"]
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class LoadedCheckpoint:
-    """A trained detector and what it needs to score like it was validated."""
-
-    model: Any  # AVDetector in eval mode
-    input_spec: InputSpec
-    train_fake_rate: float
-    model_rate: float
-    meta: dict[str, Any]
-    url: str
-
-
-def _resolve(path: str) -> str:
-    """A checkpoint folder: ``path`` itself, or the best surviving checkpoint of a run folder."""
-    from dfdc_lake.train.loop import CHECKPOINT_FILE
-    from dfdc_lake.train.run_files import RunFiles
-    from dfdc_lake.train.trainer import run_result
-
-    parent, _, name = path.rstrip("/").rpartition("/")
-    if RunFiles.open(parent or ".", name).exists(CHECKPOINT_FILE):
-        return path.rstrip("/")
-    best = run_result(RunFiles.open(parent or ".", name)).best_checkpoint
-    if best is None:
-        raise ConfigError(
-            f"{path} is neither a checkpoint folder ({CHECKPOINT_FILE}) nor a run with checkpoints"
-        )
-    return best
-
-
-def load_checkpoint(path: str, device: str = "cpu") -> LoadedCheckpoint:
-    """Load a checkpoint folder (``.../epoch_NNNN``) or a run folder (its best checkpoint); local or s3://."""
-    import torch
-
-    from dfdc_lake.train.loop import CHECKPOINT_FILE
-    from dfdc_lake.train.model import ModelSpec, build_model
-    from dfdc_lake.train.run_files import pyarrow_filesystem
-
-    url = _resolve(path)
-    filesystem, base = pyarrow_filesystem(url)
-    with filesystem.open_input_stream(f"{base}/{CHECKPOINT_FILE}") as stream:
-        state = torch.load(io.BytesIO(stream.read()), map_location=device, weights_only=False)
-    spec = ModelSpec(**{**state["model_spec"], "pretrained_path": None})  # weights come from the checkpoint
-    model = build_model(spec)
-    model.load_state_dict(state["model"])
-    model.to(device).eval()
-    return LoadedCheckpoint(
-        model=model,
-        input_spec=InputSpec(**state["input_spec"]),
-        train_fake_rate=float(state["train_fake_rate"]),
-        model_rate=float(state["model_rate"]),
-        meta=state.get("meta", {}),
-        url=url,
-    )
 
 
 @dataclass
@@ -99,7 +46,7 @@ class VideoScorer:
     """Stage: raw video -> ``VideoPrediction``. ``setup()`` loads MTCNN and the stages once."""
 
     checkpoint: LoadedCheckpoint
-    config: Any  # dfdc_lake.config.Config used for ingest (same processing as the lake)
+    config: Config  # the ingest config of the lake (same processing as training saw)
     fake_rate: float | None = None  # None: the training fake rate
     clip: float = 0.01
     _processor: Any = field(default=None, init=False, repr=False)
@@ -138,8 +85,6 @@ class VideoScorer:
         return out["fake"].float().cpu().numpy()
 
     def _audio_only(self, source: str) -> np.ndarray | None:
-        from dfdc_lake.source.storage import read_bytes
-
         try:
             features = self._audio.extract(read_bytes(source))
         except (OSError, RuntimeError, ValueError) as err:  # a broken file's audio is as good as absent
@@ -154,8 +99,6 @@ class VideoScorer:
 
     def process(self, source: str) -> VideoPrediction:
         """Score one video (a local path or URL); a bad video gets a row, only a storage outage raises."""
-        from dfdc_lake.lake.schema import sample_to_row
-
         self.setup()
         filename = source.rstrip("/").rsplit("/", 1)[-1]
         samples, outcome = self._processor.process_video(source)

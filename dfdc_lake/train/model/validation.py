@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from dfdc_lake.train.metrics import (
+from dfdc_lake.train.model.metrics import (
     accuracy,
     balanced_log_loss,
     log_loss,

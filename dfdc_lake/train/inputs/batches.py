@@ -4,9 +4,9 @@ All sources yield the same decoded batches (see ``features.decode_rows``) and no
 to local disk first:
 - Parquet training data flows through Ray Data's streaming executor into ``get_dataset_shard``
   (decoded in Ray Data tasks, shuffled, split equally across workers);
-- validation (either format) and WebDataset training are read by the worker itself, shard after
-  shard over a pyarrow input stream (``r|`` tar mode for tars, record batches for Parquet), each rank
-  taking every ``world_size``-th shard. Validation sees every sample exactly once that way, and skips
+- validation (either format) and WebDataset training are read by the worker itself through the
+  lake's :class:`~dfdc_lake.lake.reader.ShardReader` (record batches for Parquet, ``tar_stream`` for
+  tars), each rank taking every ``world_size``-th shard. Validation sees every sample exactly once that way, and skips
   a per-epoch dataset start-up.
 """
 
@@ -18,15 +18,14 @@ from typing import Any
 
 import numpy as np
 
-from dfdc_lake.io.read_ahead import read_ahead
-from dfdc_lake.train.features import LAKE_COLUMNS, InputSpec, arrow_rows, decode_rows
+from dfdc_lake.lake.reader import ShardReader
+from dfdc_lake.train.inputs.features import LAKE_COLUMNS, InputSpec, decode_rows
 
 __all__ = [
     "RayDataBatches",
     "SplitSources",
     "StreamedShardBatches",
-    "iter_parquet_rows",
-    "iter_webdataset_rows",
+    "training_reader",
 ]
 
 Batch = dict[str, np.ndarray]
@@ -53,40 +52,10 @@ class RayDataBatches:
         )
 
 
-def iter_webdataset_rows(filesystem: Any, paths: list[str]) -> Iterator[dict[str, Any]]:
-    """Stream lake rows out of WebDataset tars, one tar after another, without local copies.
-
-    The tars are parsed by ``tar_stream``: the same samples as ``webdataset``'s iterators give, at
-    less than half the time per row (README, Benchmarks).
-    """
-    from dfdc_lake.lake.tar_stream import iter_tar_samples
-    from dfdc_lake.lake.wds_format import members_to_row
-
-    for path in paths:
-        with filesystem.open_input_stream(path) as stream:
-            for sample in iter_tar_samples(stream, path):
-                yield members_to_row(sample)
-
-
-def iter_parquet_rows(
-    filesystem: Any, paths: list[str], batch_rows: int = 64, read_ahead_batches: int = 2
-) -> Iterator[dict[str, Any]]:
-    """Stream lake rows out of Parquet shards, a record batch at a time (only the training columns).
-
-    A background thread reads up to ``read_ahead_batches`` record batches ahead, so that waiting on
-    S3 overlaps with the caller's decoding (README, Benchmarks: it pays where requests wait on the
-    network; on local disk it changes nothing measurable).
-    """
-    import pyarrow.parquet as pq
-
-    def batches() -> Iterator[list[dict[str, Any]]]:
-        for path in paths:
-            with filesystem.open_input_file(path) as handle:
-                for batch in pq.ParquetFile(handle).iter_batches(batch_size=batch_rows, columns=LAKE_COLUMNS):
-                    yield arrow_rows(batch)
-
-    for rows in read_ahead(batches(), read_ahead_batches, name="parquet-read-ahead"):
-        yield from rows
+def training_reader(filesystem: Any, fmt: str, read_ahead_batches: int = 2) -> ShardReader:
+    """The lake's shard reader, reading only the Parquet columns training needs."""
+    columns = LAKE_COLUMNS if fmt == "parquet" else None
+    return ShardReader(filesystem, fmt, columns=columns, read_ahead_batches=read_ahead_batches)
 
 
 @dataclass
@@ -108,9 +77,7 @@ class StreamedShardBatches:
     shuffle_buffer: int = 256
 
     def rows(self, paths: list[str]) -> Iterator[dict[str, Any]]:
-        if self.fmt == "webdataset":
-            return iter_webdataset_rows(self.filesystem, paths)
-        return iter_parquet_rows(self.filesystem, paths)
+        return training_reader(self.filesystem, self.fmt).rows(paths)
 
     def _rows_of_rank(
         self, paths: list[str], wanted: frozenset[str], rank: int, world: int

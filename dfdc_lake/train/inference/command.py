@@ -18,8 +18,12 @@ import logging
 import sys
 from collections.abc import Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from dfdc_lake.errors import ConfigError
+
+if TYPE_CHECKING:
+    from dfdc_lake.config import Config
 
 __all__ = ["add_arguments", "run", "write_submission"]
 
@@ -56,7 +60,7 @@ def _videos(args: argparse.Namespace) -> list[str]:
     return videos
 
 
-def _ingest_config(args: argparse.Namespace, stored: dict | None):  # -> dfdc_lake.config.Config
+def _ingest_config(args: argparse.Namespace, stored: dict[str, Any] | None) -> Config:
     from dfdc_lake.config import Config, load_config
 
     if args.config:
@@ -90,7 +94,8 @@ def write_submission(predictions: Iterable, out: str | Path) -> Path:
 
 def run(args: argparse.Namespace) -> int:
     """Score the videos and write the submission; 0 when every video got a row."""
-    from dfdc_lake.train.scoring import VideoScorer, load_checkpoint
+    from dfdc_lake.train.inference.checkpoint import load_checkpoint
+    from dfdc_lake.train.inference.scorer import VideoScorer
 
     if not 0.0 <= args.clip < 0.5:
         raise ConfigError(f"--clip {args.clip} must be in [0, 0.5)")

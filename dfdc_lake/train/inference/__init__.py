@@ -1,0 +1,1 @@
+"""See dfdc_lake.train for what lives here."""
