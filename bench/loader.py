@@ -108,7 +108,7 @@ def export_files(lake: str, root: str, fmt: str) -> int:
     opened = Lake.open(lake)
     fs, base = _fs(root)
     rows_out = []
-    paths = [opened.arrow_path(u) for u in opened.shard_urls("parquet")]
+    paths = opened.shard_paths("parquet")
     for row in training_reader(opened.arrow_filesystem()[0], "parquet").rows(paths):
         folder = f"{base}/files-{fmt}/{row['video_id']}"
         fs.create_dir(folder, recursive=True)
@@ -192,7 +192,7 @@ def lake_rows(
     from dfdc_lake.train.inputs.batches import training_reader
 
     opened = Lake.open(lake)
-    paths = [opened.arrow_path(u) for u in opened.shard_urls(fmt)] * repeat
+    paths = opened.shard_paths(fmt) * repeat
     reader = training_reader(opened.arrow_filesystem()[0], fmt, read_ahead_batches=read_ahead_batches)
     yield from reader.rows(paths)
 

@@ -24,12 +24,11 @@ from dataclasses import dataclass
 
 from dfdc_lake.config import Config
 from dfdc_lake.distributed.plan import Chunk
-from dfdc_lake.errors import LakeCommitError, StorageError
+from dfdc_lake.errors import StorageError
 from dfdc_lake.lake.commit import CommitRecord
 from dfdc_lake.lake.lake import Lake
 from dfdc_lake.lake.lock import LakeLock
-from dfdc_lake.lake.shard import ShardInfo, attempt_dir
-from dfdc_lake.lake.writers import ChunkWriter
+from dfdc_lake.lake.shard import ShardInfo
 from dfdc_lake.records import Family, Outcome, OutcomeStatus
 from dfdc_lake.stages.family import FamilyProcessor
 
@@ -57,9 +56,9 @@ class FamilyGroup:
     def num_videos(self) -> int:
         return sum(len(family.videos) for family in self.families)
 
-    def shard_folder(self, attempt_id: str, try_id: str) -> str:
-        """Lake-relative folder of the shards of one try of this group in one chunk attempt."""
-        return f"{attempt_dir(self.chunk_id, attempt_id)}/f{self.first_family:03d}-{try_id}"
+    def shard_subdir(self, try_id: str) -> str:
+        """The folder, inside the chunk attempt's, of the shards of one try of this group."""
+        return f"f{self.first_family:03d}-{try_id}"
 
 
 @dataclass
@@ -115,16 +114,6 @@ def _family_failed(family: Family, err: Exception) -> list[Outcome]:
     ]
 
 
-def _group_writer(
-    lake: Lake, config: Config, group: FamilyGroup, attempt_id: str, folder: str
-) -> ChunkWriter:
-    """The attempt's chunk writer, pointed at the group try's own folder (groups run at the same time)."""
-    writer = lake.chunk_writer(group.chunk_id, attempt_id, config.lake)
-    for shard_writer in writer.writers:
-        shard_writer.folder = folder
-    return writer
-
-
 def process_family_group(
     group: FamilyGroup,
     lake: Lake,
@@ -147,10 +136,10 @@ def process_family_group(
         StorageError: the source or the lake stayed unreachable; the chunk must not commit.
     """
     started_unix, started = time.time(), time.perf_counter()
-    folder = group.shard_folder(attempt_id, secrets.token_hex(4))
+    subdir = group.shard_subdir(secrets.token_hex(4))
     timings: defaultdict[str, float] = defaultdict(float)
     outcomes: list[Outcome] = []
-    with _group_writer(lake, config, group, attempt_id, folder) as writer:
+    with lake.chunk_writer(group.chunk_id, attempt_id, config.lake, subdir) as writer:
         for family in group.families:
             try:
                 result = processor.process(family)
@@ -170,9 +159,6 @@ def process_family_group(
             outcomes.extend(family_outcomes)
             if on_family is not None:
                 on_family([outcome.status.value for outcome in family_outcomes])
-    stray = [shard.path for shard in writer.shards if not shard.path.startswith(folder + "/")]
-    if stray:  # groups would overwrite each other's files: never commit that
-        raise LakeCommitError(f"shards {stray} of chunk {group.chunk_id} are not under {folder}")
     timings["total"] = time.perf_counter() - started
     return GroupResult(
         group.chunk_id, group.first_family, writer.shards, outcomes, dict(timings), started_unix, time.time()

@@ -126,31 +126,30 @@ class _VideoClock:
 
 
 def sample_shard_bytes(samples: list[Sample], formats: Sequence[str]) -> dict[str, int]:
-    """Bytes ``samples`` take in shards of each format (Parquet written in memory as the lake writes it,
-    less an empty file's footer; WebDataset as tar members)."""
-    from dfdc_lake.lake.schema import sample_to_row
-    from dfdc_lake.lake.wds_format import row_to_members, tar_member_bytes
+    """Bytes ``samples`` take in shards of each format, written by the lake's own shard writers into a
+    temporary folder (a Parquet shard's footer left out: a real shard spreads one over ~256 MB)."""
+    import tempfile
 
-    rows = [sample_to_row(sample) for sample in samples]
-    out: dict[str, int] = {}
-    if "parquet" in formats:
-        out["parquet"] = max(0, _parquet_bytes(rows) - _parquet_bytes([])) if rows else 0
-    if "webdataset" in formats:
-        out["webdataset"] = sum(tar_member_bytes(row_to_members(row)) for row in rows)
-    return out
-
-
-def _parquet_bytes(rows: list[dict[str, Any]]) -> int:
-    import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from dfdc_lake.lake.schema import sample_schema
+    from dfdc_lake.lake.lake import open_storage
+    from dfdc_lake.lake.writers import ChunkWriter
 
-    schema = sample_schema()
-    sink = pa.BufferOutputStream()
-    compression = {name: "zstd" for name in schema.names} | {"crops_jpeg": "none"}
-    pq.write_table(pa.Table.from_pylist(rows, schema=schema), sink, compression=compression)
-    return int(sink.getvalue().size)
+    if not samples:
+        return dict.fromkeys(formats, 0)
+    with tempfile.TemporaryDirectory() as tmp:
+        with ChunkWriter(open_storage(tmp), "estimate", "sample", tuple(formats)) as writer:
+            for sample in samples:
+                writer.write(sample)
+        out = dict.fromkeys(formats, 0)
+        for shard in writer.shards:
+            footer = (
+                pq.read_metadata(f"{tmp}/{shard.path}").serialized_size + 8
+                if shard.format == "parquet"
+                else 0
+            )
+            out[shard.format] += shard.bytes - footer
+    return out
 
 
 @dataclass

@@ -109,6 +109,28 @@ def _run_record(
     )
 
 
+def _new_report(run_id: str, chunks: list[Chunk], todo: list[Chunk]) -> IngestReport:
+    todo_ids = {chunk.chunk_id for chunk in todo}
+    return IngestReport(
+        run_id=run_id,
+        total_chunks=len(chunks),
+        skipped_chunks=[c.chunk_id for c in chunks if c.chunk_id not in todo_ids],
+        total_videos=sum(c.num_videos for c in chunks),
+    )
+
+
+def _finished(run: RunRecord, report: IngestReport) -> RunRecord:
+    """The run record as rewritten at the end of the run."""
+    return run.model_copy(
+        update={
+            "finished_at": utc_now_iso(),
+            "committed": report.committed_chunks,
+            "failed": report.failed_chunks,
+            "wall_s": round(report.wall_s, 3),
+        }
+    )
+
+
 def ingest(
     source: str,
     lake: Lake,
@@ -145,13 +167,7 @@ def ingest(
     with lake.lock(run_id, timeout_s=lock_wait_s) as lock:
         lake.ensure_manifest()
         todo = _select_chunks(chunks, lake.committed_chunk_ids(config_hash), list(redo or []))
-        todo_ids = {chunk.chunk_id for chunk in todo}
-        report = IngestReport(
-            run_id=run_id,
-            total_chunks=len(chunks),
-            skipped_chunks=[c.chunk_id for c in chunks if c.chunk_id not in todo_ids],
-            total_videos=sum(c.num_videos for c in chunks),
-        )
+        report = _new_report(run_id, chunks, todo)
         run = _run_record(run_id, source, config, chunks, todo, summary.counts)
         lake.write_run(run)
         tracker = ProgressTracker(
@@ -172,16 +188,7 @@ def ingest(
         tracker.maybe_print(force=True)
         report.outcomes_by_status = dict(tracker.by_status)
         report.wall_s = time.monotonic() - started
-        lake.write_run(
-            run.model_copy(
-                update={
-                    "finished_at": utc_now_iso(),
-                    "committed": report.committed_chunks,
-                    "failed": report.failed_chunks,
-                    "wall_s": round(report.wall_s, 3),
-                }
-            )
-        )
+        lake.write_run(_finished(run, report))
     print(
         f"[ingest] done in {format_duration(report.wall_s)}: {len(report.committed_chunks)} committed, "
         f"{len(report.skipped_chunks)} skipped, {len(report.failed_chunks)} failed",

@@ -10,6 +10,8 @@ import sys
 import time
 from typing import TYPE_CHECKING
 
+from dfdc_lake.lake.commands import human_bytes
+
 if TYPE_CHECKING:
     from dfdc_lake.distributed.estimate import RunEstimate
     from dfdc_lake.distributed.planning import RunPlanSummary
@@ -51,23 +53,15 @@ def add_arguments(parser: argparse.ArgumentParser, name: str = "plan") -> None:
     parser.add_argument("--json", action="store_true", help="print one JSON document (for scripts)")
 
 
-def _human_bytes(n: float) -> str:
-    for unit in ("B", "KB", "MB", "GB", "TB"):
-        if n < 1000 or unit == "TB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1000
-    return f"{n} B"  # pragma: no cover
-
-
 def format_estimate(estimate: RunEstimate) -> str:
     """The estimate as text: the result first, then how it was made."""
     from dfdc_lake.distributed.progress import format_duration
 
     c = estimate.costs
-    sizes = ", ".join(f"{fmt} {_human_bytes(n)}" for fmt, n in estimate.bytes_by_format.items())
+    sizes = ", ".join(f"{fmt} {human_bytes(n)}" for fmt, n in estimate.bytes_by_format.items())
     per_clip = ", ".join(
-        f"{fmt} {_human_bytes(c.bytes_per_original[fmt])} per original / "
-        f"{_human_bytes(c.bytes_per_fake.get(fmt, 0.0))} per fake"
+        f"{fmt} {human_bytes(c.bytes_per_original[fmt])} per original / "
+        f"{human_bytes(c.bytes_per_fake.get(fmt, 0.0))} per fake"
         for fmt in c.bytes_per_original
     )
     lines = [

@@ -14,7 +14,7 @@ from typing import Any
 
 from dfdc_lake.io.s3_settings import redact
 
-__all__ = ["add_arguments", "run"]
+__all__ = ["add_arguments", "human_bytes", "run"]
 
 
 def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
@@ -29,7 +29,8 @@ def _print(text: str) -> None:
     sys.stdout.write(redact(text) + "\n")
 
 
-def _human_bytes(n: int) -> str:
+def human_bytes(n: float) -> str:
+    """1536 -> '1.5 KiB' (every command and the report print sizes this way)."""
     size = float(n)
     for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
         if size < 1024 or unit == "TiB":
@@ -65,7 +66,7 @@ def _format_status(status: dict[str, Any]) -> str:
     lines.append(f"videos:           {videos['total']} ({by_status})")
     lines.append(f"samples:          {status['samples']}")
     for fmt, count in status["shards_by_format"].items():
-        lines.append(f"{fmt + ':':<17} {count} shards, {_human_bytes(status['bytes_by_format'][fmt])}")
+        lines.append(f"{fmt + ':':<17} {count} shards, {human_bytes(status['bytes_by_format'][fmt])}")
     lines.append(
         f"config hashes:    {', '.join(f'{h} ({n} chunks)' for h, n in status['config_hashes'].items()) or '-'}"
     )
@@ -105,7 +106,7 @@ def _run_verify(args: argparse.Namespace) -> int:
     else:
         lines = [
             f"checked {report.chunks_checked} chunks, {report.shards_checked} shards, "
-            f"{_human_bytes(report.bytes_checked)} in {report.lake}"
+            f"{human_bytes(report.bytes_checked)} in {report.lake}"
         ]
         lines += [f"PROBLEM {p.kind}: {p.path}: {p.detail}" for p in report.problems]
         if report.orphans:

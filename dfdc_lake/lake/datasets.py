@@ -13,45 +13,33 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from dfdc_lake.io.s3_settings import storage_options_for
-from dfdc_lake.lake.schema import sample_schema
+from dfdc_lake.lake.schema import projected_schema, sample_schema
 
 if TYPE_CHECKING:
-    import pyarrow as pa
     import pyarrow.dataset as pads
 
+    from dfdc_lake.lake.commit import CommitRecord
     from dfdc_lake.lake.lake import Lake
 
-__all__ = ["arrow_dataset", "committed_parquet_paths", "hf_dataset", "ray_dataset"]
-
-
-def committed_parquet_paths(
-    lake: Lake, families: Iterable[str] | None = None, parts: Iterable[int] | None = None
-) -> list[str]:
-    """Committed Parquet shards in the lake's pyarrow filesystem's terms (chunk then shard order)."""
-    return [lake.arrow_path(url) for url in lake.shard_urls("parquet", families=families, parts=parts)]
-
-
-def _schema(columns: list[str] | None) -> pa.Schema:
-    import pyarrow as pa
-
-    schema = sample_schema()
-    if columns is None:
-        return schema
-    return pa.schema([schema.field(name) for name in columns], metadata=schema.metadata)
+__all__ = ["arrow_dataset", "hf_dataset", "ray_dataset"]
 
 
 def arrow_dataset(
-    lake: Lake, families: Iterable[str] | None = None, parts: Iterable[int] | None = None
+    lake: Lake,
+    families: Iterable[str] | None = None,
+    parts: Iterable[int] | None = None,
+    records: list[CommitRecord] | None = None,
 ) -> pads.Dataset:
     """A ``pyarrow.dataset`` over the committed Parquet shards, with the lake's filesystem.
 
     Filter and project it as usual (``dataset.to_table(columns=[...], filter=pc.field("label") == "FAKE")``);
-    ``families`` / ``parts`` leave out whole chunks first, from the commit records.
+    ``families`` / ``parts`` leave out whole chunks first, from the commit records (``records``: those
+    already read, else read now).
     """
     import pyarrow.dataset as ds
 
     filesystem, _ = lake.arrow_filesystem()
-    paths = committed_parquet_paths(lake, families, parts)
+    paths = lake.shard_paths("parquet", families=families, parts=parts, records=records)
     return ds.dataset(paths, schema=sample_schema(), format="parquet", filesystem=filesystem)
 
 
@@ -65,9 +53,9 @@ def ray_dataset(lake: Lake, columns: list[str] | None = None, **read_options: An
     """
     import ray.data
 
-    paths = committed_parquet_paths(lake)
+    paths = lake.shard_paths("parquet")
     if not paths:  # read_parquet refuses an empty list; an empty lake is an empty dataset
-        return ray.data.from_arrow(_schema(columns).empty_table())
+        return ray.data.from_arrow(projected_schema(columns).empty_table())
     filesystem, _ = lake.arrow_filesystem()
     return ray.data.read_parquet(paths, filesystem=filesystem, columns=columns, **read_options)
 
@@ -94,7 +82,7 @@ def hf_dataset(lake: Lake, columns: list[str] | None = None, **load_options: Any
 
     urls = lake.shard_urls("parquet")
     if not urls:
-        return datasets.Dataset(_schema(columns).empty_table())
+        return datasets.Dataset(projected_schema(columns).empty_table())
     if datasets.config.HF_HUB_OFFLINE and not lake.is_local and not load_options.get("streaming"):
         raise ValueError(
             f"Hugging Face datasets' offline mode refuses to copy the shards of {lake.url} into its cache: "

@@ -182,11 +182,18 @@ class Lake:
             urls += [self.storage.url(shard.path) for shard in record.shards_of(fmt) if shard.rows]
         return urls
 
-    def chunk_writer(self, chunk_id: str, attempt_id: str, config: LakeConfig) -> ChunkWriter:
-        """A writer of one chunk attempt's shards, in the formats and sizes of ``config``."""
+    def shard_paths(self, fmt: str = "parquet", **filters: Any) -> list[str]:
+        """:meth:`shard_urls` in the terms of :meth:`arrow_filesystem` (what pyarrow and Ray open)."""
+        return [self.arrow_path(url) for url in self.shard_urls(fmt, **filters)]
+
+    def chunk_writer(
+        self, chunk_id: str, attempt_id: str, config: LakeConfig, subdir: str = ""
+    ) -> ChunkWriter:
+        """A writer of one chunk attempt's shards (under ``subdir`` of the attempt's folder, if given),
+        in the formats and sizes of ``config``."""
         from dfdc_lake.lake.writers import ChunkWriter
 
-        return ChunkWriter.from_config(self.storage, chunk_id, attempt_id, config)
+        return ChunkWriter.from_config(self.storage, chunk_id, attempt_id, config, subdir)
 
     # -- lock and manifest ---------------------------------------------------------------------------
     def lock(self, owner: str, **options: Any) -> LakeLock:

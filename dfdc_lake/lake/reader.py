@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 
 from dfdc_lake.io.read_ahead import read_ahead
-from dfdc_lake.lake.schema import sample_schema
+from dfdc_lake.lake.schema import projected_schema
 
 if TYPE_CHECKING:
     from dfdc_lake.lake.lake import Lake
@@ -126,10 +126,8 @@ def read_samples_table(
         columns: a subset of columns to read (default: all).
         config_hash: only chunks committed with this config (default: all).
     """
-    schema = sample_schema()
-    if columns is not None:
-        schema = pa.schema([schema.field(name) for name in columns], metadata=schema.metadata)
+    schema = projected_schema(columns)
     reader = ShardReader.of(lake, "parquet", columns=columns, read_ahead_batches=0, batch_rows=1 << 16)
-    paths = [lake.arrow_path(url) for url in lake.shard_urls("parquet", config_hash=config_hash)]
+    paths = lake.shard_paths("parquet", config_hash=config_hash)
     batches = [batch.cast(schema) for batch in reader.parquet_batches(paths)]
     return pa.Table.from_batches(batches, schema=schema)

@@ -62,6 +62,14 @@ def sample_schema(version: int = SCHEMA_VERSION) -> pa.Schema:
     return pa.schema(fields, metadata={"dfdc_lake.schema_version": str(version), "name": spec["name"]})
 
 
+def projected_schema(columns: list[str] | None) -> pa.Schema:
+    """The sample schema, or only ``columns`` of it in that order (metadata kept)."""
+    schema = sample_schema()
+    if columns is None:
+        return schema
+    return pa.schema([schema.field(name) for name in columns], metadata=schema.metadata)
+
+
 def sample_to_row(sample: Sample) -> dict[str, Any]:
     """A ``Sample`` as a dict of plain Python values matching ``sample_schema()``."""
     audio = sample.audio

@@ -95,8 +95,10 @@ class PublishOnSuccess(abc.ABC):
 
 
 class RotatingShardWriter(PublishOnSuccess):
-    """Writes rows to ``chunks/<chunk_id>/<attempt_id>/part-NNNNN<suffix>``, starting a new shard when the
-    next row would take the current one past ``shard_target_bytes`` (a shard always takes at least one row).
+    """Writes rows to ``chunks/<chunk_id>/<attempt_id>[/<subdir>]/part-NNNNN<suffix>``, starting a new
+    shard when the next row would take the current one past ``shard_target_bytes`` (a shard always takes
+    at least one row). ``subdir`` (one path segment) keeps writers of one attempt that run at the same
+    time (a chunk's family groups) out of each other's files.
 
     Use as a context manager: on a clean exit the last shard is published; on an exception the open
     shard is discarded (shards already published stay as orphans).
@@ -111,11 +113,14 @@ class RotatingShardWriter(PublishOnSuccess):
         chunk_id: str,
         attempt_id: str,
         shard_target_bytes: int = DEFAULT_SHARD_TARGET_BYTES,
+        subdir: str = "",
     ) -> None:
         if shard_target_bytes < 1:
             raise ValueError(f"shard_target_bytes must be positive, got {shard_target_bytes}")
         self.storage = storage
         self.folder = attempt_dir(chunk_id, attempt_id)
+        if subdir:
+            self.folder += "/" + check_id("subdir", subdir)
         self.target_bytes = shard_target_bytes
         self.shards: list[ShardInfo] = []
         self.rows_written = 0

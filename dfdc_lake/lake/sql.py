@@ -151,12 +151,11 @@ def shards_table(records: list[CommitRecord]) -> pa.Table:
 
 def _samples_source(lake: Lake, records: list[CommitRecord]) -> Any:
     """What the ``samples`` view scans: a pyarrow dataset over the committed Parquet shards."""
-    import pyarrow.dataset as ds
+    from dfdc_lake.lake.datasets import arrow_dataset
 
-    paths = [lake.arrow_path(url) for url in lake.shard_urls("parquet", records=records)]
-    if not paths:
+    if not lake.shard_urls("parquet", records=records):
         return sample_schema().empty_table()
-    return ds.dataset(paths, schema=sample_schema(), format="parquet", filesystem=lake.arrow_filesystem()[0])
+    return arrow_dataset(lake, records=records)
 
 
 def connect(

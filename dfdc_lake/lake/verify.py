@@ -22,7 +22,7 @@ from dfdc_lake.lake.storage import Storage
 if TYPE_CHECKING:
     from dfdc_lake.lake.lake import Lake
 
-__all__ = ["Problem", "VerifyReport", "find_orphans", "gc_lake", "verify_lake"]
+__all__ = ["Problem", "VerifyReport", "find_orphans", "gc_lake", "load_records", "verify_lake"]
 
 SCHEMA_VERSION_KEY = b"dfdc_lake.schema_version"
 
@@ -107,13 +107,17 @@ def _check_tar(stream: IO[bytes]) -> tuple[str, int, list[str]]:
     return reader.drain(), len(keys), sorted(complaints)
 
 
-def _check_shard(storage: Storage, shard: ShardInfo, listing: dict[str, int]) -> list[Problem]:
+def _check_shard(
+    storage: Storage, shard: ShardInfo, listing: dict[str, int], read: bool = True
+) -> list[Problem]:
     if shard.path not in listing:
         return [Problem("missing_shard", shard.path, "named by the commit record but not in the lake")]
     if listing[shard.path] != shard.bytes:
         return [
             Problem("size_mismatch", shard.path, f"{listing[shard.path]} bytes, record says {shard.bytes}")
         ]
+    if not read:
+        return []
     check = _check_parquet if shard.format == "parquet" else _check_tar
     try:
         with storage.open_read(shard.path) as stream:
@@ -132,22 +136,24 @@ def _check_shard(storage: Storage, shard: ShardInfo, listing: dict[str, int]) ->
     return problems
 
 
-def _load_records(storage: Storage, report: VerifyReport) -> list[CommitRecord]:
+def load_records(storage: Storage, problems: list[Problem]) -> list[CommitRecord]:
+    """Every commit record that parses; each one that does not (or names another chunk, or an unknown
+    schema version) becomes a ``bad_record`` / ``unknown_schema_version`` problem instead of an error."""
     records = []
     for chunk_id in commit_chunk_ids(storage):
         try:
             record = read_commit(storage, chunk_id)
         except (LakeCommitError, ValueError) as err:
-            report.problems.append(Problem("bad_record", f"commits/{chunk_id}.json", redact(str(err))))
+            problems.append(Problem("bad_record", f"commits/{chunk_id}.json", redact(str(err))))
             continue
         if record is None:
             continue
         if record.chunk_id != chunk_id:
-            report.problems.append(
+            problems.append(
                 Problem("bad_record", f"commits/{chunk_id}.json", f"names chunk {record.chunk_id}")
             )
         if record.schema_version not in KNOWN_SCHEMA_VERSIONS:
-            report.problems.append(
+            problems.append(
                 Problem(
                     "unknown_schema_version",
                     f"commits/{chunk_id}.json",
@@ -167,20 +173,27 @@ def find_orphans(lake: Lake, records: list[CommitRecord] | None = None) -> list[
     return sorted(rel for rel in storage.list_files("chunks") if rel not in committed)
 
 
-def verify_lake(lake: Lake, workers: int = 4) -> VerifyReport:
+def verify_lake(
+    lake: Lake, workers: int = 4, read_shards: bool = True, records: list[CommitRecord] | None = None
+) -> VerifyReport:
     """Check every committed shard against its commit record and report orphans.
 
     Args:
         lake: the lake.
         workers: shards checked in parallel (each is read once, whole).
+        read_shards: False checks only what one listing of ``chunks/`` tells (missing shards, sizes,
+            orphans): seconds on any lake, where reading every shard takes hours on all of DFDC.
+        records: commit records already read with :func:`load_records` (their problems are the
+            caller's); default: read them now.
     """
     storage = lake.storage
     report = VerifyReport(lake=redact(storage.root))
-    records = _load_records(storage, report)
+    if records is None:
+        records = load_records(storage, report.problems)
     listing = storage.list_files("chunks")
     shards = [shard for record in records for shard in record.shards]
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        for problems in pool.map(lambda shard: _check_shard(storage, shard, listing), shards):
+        for problems in pool.map(lambda shard: _check_shard(storage, shard, listing, read_shards), shards):
             report.problems.extend(problems)
     committed = {shard.path for shard in shards}
     report.chunks_checked, report.shards_checked = len(records), len(shards)

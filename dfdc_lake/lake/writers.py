@@ -51,8 +51,9 @@ class ParquetShardWriter(RotatingShardWriter):
         attempt_id: str,
         shard_target_bytes: int = DEFAULT_SHARD_TARGET_BYTES,
         row_group_bytes: int = DEFAULT_ROW_GROUP_BYTES,
+        subdir: str = "",
     ) -> None:
-        super().__init__(storage, chunk_id, attempt_id, shard_target_bytes)
+        super().__init__(storage, chunk_id, attempt_id, shard_target_bytes, subdir)
         self.row_group_bytes = max(1, min(row_group_bytes, shard_target_bytes))
         self._writer: Any = None
         self._sink: Any = None
@@ -127,8 +128,9 @@ class WebDatasetShardWriter(RotatingShardWriter):
         chunk_id: str,
         attempt_id: str,
         shard_target_bytes: int = DEFAULT_SHARD_TARGET_BYTES,
+        subdir: str = "",
     ) -> None:
-        super().__init__(storage, chunk_id, attempt_id, shard_target_bytes)
+        super().__init__(storage, chunk_id, attempt_id, shard_target_bytes, subdir)
         self._file: IO[bytes] | None = None
         self._tar: tarfile.TarFile | None = None
         self._mtime = int(time.time())
@@ -187,18 +189,23 @@ class ChunkWriter(PublishOnSuccess):
         attempt_id: str,
         formats: tuple[str, ...] | list[str] = ("parquet", "webdataset"),
         shard_target_bytes: int = DEFAULT_SHARD_TARGET_BYTES,
+        subdir: str = "",
     ) -> None:
         unknown = [f for f in formats if f not in WRITERS]
         if not formats or unknown or len(set(formats)) != len(formats):
             raise ValueError(f"formats {formats!r} must be distinct names from {sorted(WRITERS)}")
         self.chunk_id, self.attempt_id = chunk_id, attempt_id
-        self.writers = [WRITERS[f](storage, chunk_id, attempt_id, shard_target_bytes) for f in formats]
+        self.writers = [
+            WRITERS[f](storage, chunk_id, attempt_id, shard_target_bytes, subdir=subdir) for f in formats
+        ]
         self.num_samples = 0
 
     @classmethod
-    def from_config(cls, storage: Storage, chunk_id: str, attempt_id: str, config: LakeConfig) -> ChunkWriter:
-        """A writer with the formats and shard size of ``config.lake``."""
-        return cls(storage, chunk_id, attempt_id, tuple(config.formats), config.shard_target_bytes)
+    def from_config(
+        cls, storage: Storage, chunk_id: str, attempt_id: str, config: LakeConfig, subdir: str = ""
+    ) -> ChunkWriter:
+        """A writer with the formats and shard size of ``config.lake`` (under ``subdir``, if given)."""
+        return cls(storage, chunk_id, attempt_id, tuple(config.formats), config.shard_target_bytes, subdir)
 
     def write(self, sample: Sample) -> None:
         """Append one sample to every format (the row is built once)."""

@@ -1,10 +1,10 @@
 """What the report says about a lake as a whole, read so that a damaged lake still gets its report.
 
 Commit records are read one by one (a record that does not parse is reported, not raised), and the
-lake's health is checked the cheap way by default: one listing of ``chunks/`` against the records
-gives missing shards, size mismatches and orphans without reading a shard (seconds on any lake).
-``full_verify`` runs :func:`~dfdc_lake.lake.verify.verify_lake` instead, which reads every shard
-whole (sha256, rows, schema): hours on the full DFDC lake, so it is asked for, never the default.
+lake's health is checked by :func:`~dfdc_lake.lake.verify.verify_lake`, the cheap way by default: one
+listing of ``chunks/`` against the records gives missing shards, size mismatches and orphans without
+reading a shard (seconds on any lake). ``full_verify`` reads every shard whole (sha256, rows, schema):
+hours on the full DFDC lake, so it is asked for, never the default.
 """
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ from typing import TYPE_CHECKING
 
 from dfdc_lake.errors import LakeCommitError, StorageError
 from dfdc_lake.io.s3_settings import redact
-from dfdc_lake.lake.commit import CommitRecord, commit_chunk_ids, read_commit
+from dfdc_lake.lake.commit import CommitRecord
 from dfdc_lake.lake.runs import RunRecord
-from dfdc_lake.lake.verify import Problem, verify_lake
+from dfdc_lake.lake.verify import Problem, load_records, verify_lake
 
 if TYPE_CHECKING:
     from dfdc_lake.lake.lake import Lake
@@ -82,47 +82,14 @@ class LakeFacts:
         return dict(total)
 
 
-def _read_records(lake: Lake, problems: list[Problem]) -> list[CommitRecord]:
-    records = []
-    for chunk_id in commit_chunk_ids(lake.storage):
-        try:
-            record = read_commit(lake.storage, chunk_id)
-        except (LakeCommitError, ValueError) as err:
-            problems.append(Problem("bad_record", f"commits/{chunk_id}.json", redact(str(err))[:500]))
-            continue
-        if record is not None:
-            records.append(record)
-    return records
-
-
-def _listing_check(lake: Lake, records: list[CommitRecord]) -> Health:
-    health = Health(how="listing")
-    listing = lake.storage.list_files("chunks")
-    committed = set()
-    for record in records:
-        for shard in record.shards:
-            committed.add(shard.path)
-            if shard.path not in listing:
-                health.problems.append(
-                    Problem("missing_shard", shard.path, "named by the commit record but not in the lake")
-                )
-            elif listing[shard.path] != shard.bytes:
-                detail = f"{listing[shard.path]} bytes, record says {shard.bytes}"
-                health.problems.append(Problem("size_mismatch", shard.path, detail))
-    health.orphans = sorted(rel for rel in listing if rel not in committed)
-    return health
-
-
 def read_facts(lake: Lake, full_verify: bool = False) -> LakeFacts:
     """Read a lake's records and check its health; damaged parts are reported on the result."""
     record_problems: list[Problem] = []
-    records = _read_records(lake, record_problems)
-    if full_verify:
-        report = verify_lake(lake)
-        health = Health("full verify", report.problems, report.orphans)
-    else:
-        health = _listing_check(lake, records)
-        health.problems[:0] = record_problems
+    records = load_records(lake.storage, record_problems)
+    report = verify_lake(lake, read_shards=full_verify, records=records)
+    health = Health(
+        "full verify" if full_verify else "listing", record_problems + report.problems, report.orphans
+    )
     runs: list[RunRecord] = []
     runs_error = None
     try:

@@ -18,6 +18,7 @@ import numpy as np
 
 from dfdc_lake.errors import DfdcLakeError, StorageError
 from dfdc_lake.lake.commit import CommitRecord
+from dfdc_lake.lake.reader import ShardReader
 from dfdc_lake.records import Outcome
 
 if TYPE_CHECKING:
@@ -103,9 +104,11 @@ def choose_families(records: list[CommitRecord], count: int, explicit: Iterable[
 def _read_rows(
     lake: Lake, records: list[CommitRecord], family_ids: list[str], skip: set[str]
 ) -> tuple[list[dict[str, Any]], list[str]]:
-    import pyarrow.parquet as pq
+    import pyarrow as pa
+    import pyarrow.compute as pc
 
-    filesystem, _ = lake.arrow_filesystem()
+    reader = ShardReader.of(lake, "parquet", columns=ROW_COLUMNS, read_ahead_batches=0, batch_rows=1024)
+    wanted = pa.array(family_ids)
     rows: list[dict[str, Any]] = []
     unreadable: list[str] = []
     for url in lake.shard_urls("parquet", families=family_ids, records=records):
@@ -113,19 +116,15 @@ def _read_rows(
         if rel in skip:
             unreadable.append(f"{rel}: missing or of the wrong size")
             continue
-        try:
-            table = pq.read_table(
-                lake.arrow_path(url),
-                filesystem=filesystem,
-                columns=ROW_COLUMNS,
-                filters=[("family_id", "in", family_ids)],
-            )
+        try:  # shard by shard, so one damaged shard costs only its own rows
+            batches = list(reader.parquet_batches([lake.arrow_path(url)]))
         except StorageError:
             raise
         except (OSError, ValueError) as err:  # pyarrow's ArrowInvalid is a ValueError
             unreadable.append(f"{rel}: {type(err).__name__}: {str(err)[:200]}")
             continue
-        rows.extend(table.to_pylist())
+        for batch in batches:
+            rows.extend(batch.filter(pc.is_in(batch.column("family_id"), value_set=wanted)).to_pylist())
     return rows, unreadable
 
 

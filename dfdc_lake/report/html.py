@@ -10,7 +10,7 @@ import html
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-__all__ = ["STATUS_COLOURS", "Raw", "bar_chart", "esc", "human_bytes", "page", "table"]
+__all__ = ["STATUS_COLOURS", "Raw", "bar_chart", "esc", "page", "table"]
 
 STATUS_COLOURS = {
     "ok": "#2e7d32",
@@ -44,16 +44,6 @@ img.spec{image-rendering:pixelated;border:1px solid #d8dde3}
 def esc(value: Any) -> str:
     """Text of ``value`` escaped for HTML (``None`` as an em dash)."""
     return "—" if value is None else html.escape(str(value), quote=True)
-
-
-def human_bytes(n: float) -> str:
-    """1536 -> '1.5 KiB'."""
-    size = float(n)
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if size < 1024 or unit == "TiB":
-            return f"{int(size)} B" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    return f"{n} B"  # pragma: no cover
 
 
 def page(title: str, body: str, depth: int = 0) -> str:

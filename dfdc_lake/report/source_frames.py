@@ -19,26 +19,26 @@ __all__ = ["SourceFrames", "sample_frames"]
 
 
 def sample_frames(data: bytes, count: int = 3) -> list[np.ndarray]:
-    """``count`` frames spread over the clip (not its first or last), RGB uint8, decoded with decord.
+    """``count`` frames spread over the clip (not its first or last), RGB uint8, decoded by ingest's
+    decoder at exactly those frame numbers.
 
     Raises:
         VideoDecodeError: the clip cannot be decoded (reasons as in ingest's decode stage).
     """
-    from dfdc_lake.stages.decode import NoVideoStreamError, probe_streams
+    import av
 
-    if not probe_streams(data).has_video:
-        raise NoVideoStreamError("the container holds no video stream")
-    import decord
+    from dfdc_lake.config import DecodeConfig
+    from dfdc_lake.stages.decode import VideoDecoder, probe_streams
 
+    probe = probe_streams(data)
     try:
-        reader = decord.VideoReader(io.BytesIO(data), ctx=decord.cpu(0))
-        total = len(reader)
-        if total == 0:
-            raise VideoDecodeError("the video stream has no frames")
-        indices = sorted({int(i) for i in np.linspace(0, total - 1, count + 2)[1:-1].round()})
-        return list(reader.get_batch(indices).asnumpy())
-    except (decord.DECORDError, RuntimeError, ValueError) as err:
-        raise VideoDecodeError(f"decord failed: {type(err).__name__}: {str(err)[:200]}") from None
+        with av.open(io.BytesIO(data), mode="r") as container:
+            total = int(container.streams.video[0].frames) if container.streams.video else 0
+    except av.FFmpegError as err:
+        raise VideoDecodeError(f"not a readable media container: {err}") from None
+    wanted = np.unique(np.linspace(0, max(total - 1, 0), count + 2)[1:-1].round().astype(np.int32))
+    decoder = VideoDecoder(DecodeConfig(reference_frames_only=False))
+    return list(decoder.decode(data, wanted=wanted if total else None, probe=probe).frames[:count])
 
 
 @dataclass

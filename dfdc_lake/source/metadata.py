@@ -142,9 +142,8 @@ def _value_problem(key: str, value: Any) -> str | None:
     return None
 
 
-def _entry_problems(key: str, value: Any, source: str) -> list[str]:
+def _entry_problems(key: str, name_problem: str | None, value: Any, source: str) -> list[str]:
     problems = []
-    name_problem = clip_name_problem(key)
     if name_problem is not None:
         problems.append(
             f"metadata key {key!r} in {source} is not a safe '<name>.mp4' file name: it {name_problem}"
@@ -163,13 +162,11 @@ def _repeated_key_problems(data: _JsonObject, source: str) -> list[str]:
     ]
 
 
-def _shared_id_problems(keys: list[str], source: str) -> list[str]:
+def _shared_id_problems(safe_keys: list[str], source: str) -> list[str]:
     """Safe keys that differ only in the extension's case (``a.mp4``, ``a.MP4``) would share a video id."""
     key_of_id: dict[str, str] = {}
     problems = []
-    for key in keys:
-        if clip_name_problem(key) is not None:
-            continue
+    for key in safe_keys:
         first = key_of_id.setdefault(video_id_of(key), key)
         if first != key:
             problems.append(
@@ -208,9 +205,13 @@ def parse_metadata(
     data = _load_object(raw, source)
     keys = sorted(data)
     problems = _repeated_key_problems(data, source)
+    safe_keys = []
     for key in keys:
-        problems.extend(_entry_problems(key, data[key], source))
-    problems.extend(_shared_id_problems(keys, source))
+        name_problem = clip_name_problem(key)
+        if name_problem is None:
+            safe_keys.append(key)
+        problems.extend(_entry_problems(key, name_problem, data[key], source))
+    problems.extend(_shared_id_problems(safe_keys, source))
     if problems:
         raise _refuse(source, problems)
     return [

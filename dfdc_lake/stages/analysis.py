@@ -26,6 +26,7 @@ from dfdc_lake.stages.crops import FaceCropper, TrackCrops, merge_track_crops
 from dfdc_lake.stages.decode import (
     DecodedVideo,
     EmptyFileError,
+    StreamProbe,
     VideoDecoder,
     probe_streams,
     release_free_memory,
@@ -184,11 +185,12 @@ class VideoAnalyzer:
         """
         if not data:
             raise EmptyFileError("the file is empty (0 bytes)")
+        probe = probe_streams(data)
         # Audio first: its decode buffers are freed before the frames' segments take their memory.
         with timings("audio"):
-            audio = self.audio.extract(data, probe_streams(data).has_audio)
+            audio = self.audio.extract(data, probe.has_audio)
         release_free_memory()
-        scan = self._scan(data, reference, timings)
+        scan = self._scan(data, reference, timings, probe)
         if scan.info is None:  # the decoder raises first; kept for the type checker
             raise VideoDecodeError("no frame could be decoded")
         crops = {track_id: merge_track_crops(parts) for track_id, parts in scan.crops.items()}
@@ -202,12 +204,16 @@ class VideoAnalyzer:
             new_reference = Reference(scan.tracks, scan.share, crops, audio, indices, scan.segment_frames)
         return samples, findings.outcome(family_id, entry), new_reference
 
-    def _scan(self, data: bytes, reference: Reference | None, timings: StageTimings) -> _Scan:
+    def _scan(
+        self, data: bytes, reference: Reference | None, timings: StageTimings, probe: StreamProbe
+    ) -> _Scan:
         """Decode segment by segment; per segment find (or take the original's) tracks and crop them."""
         wanted = None if reference is None else reference.frame_indices
         segment_frames = None if reference is None else reference.segment_frames
         scan = _Scan()
-        segments = iter(self.decoder.segments(data, wanted, segment_frames))
+        if reference is not None:  # a fake's faces are the original's
+            scan.shares = [(reference.face_frame_share, 1)]
+        segments = iter(self.decoder.segments(data, wanted, segment_frames, probe))
         while True:
             with timings("decode"):
                 video = next(segments, None)
@@ -230,8 +236,6 @@ class VideoAnalyzer:
             scan.segments += 1
             del video  # the segment's frames are freed before the next segment is decoded
             release_free_memory()
-            if reference is not None:
-                scan.shares = [(reference.face_frame_share, 1)]
 
     def _labels(
         self,

@@ -108,9 +108,11 @@ class VideoDecoder:
 
     config: DecodeConfig
 
-    def decode(self, data: bytes, wanted: np.ndarray | None = None) -> DecodedVideo:
+    def decode(
+        self, data: bytes, wanted: np.ndarray | None = None, probe: StreamProbe | None = None
+    ) -> DecodedVideo:
         """All sampled frames at once (short clips, tests, ``predict``); see :meth:`segments`."""
-        parts = list(self.segments(data, wanted, segment_frames=1 << 30))
+        parts = list(self.segments(data, wanted, segment_frames=1 << 30, probe=probe))
         if len(parts) == 1:
             return parts[0]
         first = parts[0]
@@ -123,7 +125,11 @@ class VideoDecoder:
         )
 
     def segments(
-        self, data: bytes, wanted: np.ndarray | None = None, segment_frames: int | None = None
+        self,
+        data: bytes,
+        wanted: np.ndarray | None = None,
+        segment_frames: int | None = None,
+        probe: StreamProbe | None = None,
     ) -> Iterator[DecodedVideo]:
         """Probe the container, then yield the sampled frames segment by segment (at least one).
 
@@ -133,11 +139,12 @@ class VideoDecoder:
                 ``frame_stride``-th frame (with PyAV and ``reference_frames_only``, the nearest
                 reference frame to each).
             segment_frames: sampled frames per segment (default: as many as fit in ``segment_mb``).
+            probe: the container's streams when the caller already probed them.
 
         Raises:
             EmptyFileError, NoVideoStreamError, VideoDecodeError: the clip cannot be decoded.
         """
-        probe = probe_streams(data)
+        probe = probe or probe_streams(data)
         if not probe.has_video:
             raise NoVideoStreamError("the container holds no video stream")
         if self.config.backend == "decord":

@@ -118,7 +118,7 @@ def test_training_streams_webdataset_rows_from_local_disk_and_s3(lake_url: str) 
     samples = make_samples(6, seed=4)
     lake = Lake.open(lake_url)
     write_chunk(lake, "p00-c0000", samples, formats=("webdataset",), shard_target_bytes=20_000)
-    paths = [lake.arrow_path(url) for url in lake.shard_urls("webdataset")]
+    paths = lake.shard_paths("webdataset")
     assert len(paths) > 1
     ours = list(training_reader(lake.arrow_filesystem()[0], "webdataset").rows(paths))
     theirs = list(stock_webdataset_rows(lake))

@@ -151,3 +151,15 @@ def test_uncommitted_shards_are_invisible(storage: Storage) -> None:
     assert list(stock_webdataset_rows(lake)) == []
     commit_chunk(storage, record)
     assert read_samples_table(lake).num_rows == 3
+
+
+def test_writers_of_one_attempt_keep_to_their_subdir(storage: Storage) -> None:
+    """Family groups of a chunk write at the same time: each under its own folder of the attempt."""
+    with ChunkWriter(storage, "p09-c0000", "a1", subdir="f000-ab12cd34") as writer:
+        for sample in make_samples(2, seed=9):
+            writer.write(sample)
+    assert writer.shards and all(
+        s.path.startswith("chunks/p09-c0000/a1/f000-ab12cd34/part-") for s in writer.shards
+    )
+    with pytest.raises(ValueError, match="subdir"):
+        ChunkWriter(storage, "p09-c0000", "a1", subdir="../escape")
