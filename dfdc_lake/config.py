@@ -86,25 +86,45 @@ class AudioConfig(_Section):
 
 
 class LabelConfig(_Section):
-    """Thresholds of the fake-vs-original comparisons (measures defined in dfdc_lake/stages/labels.py)."""
+    """Thresholds of the fake-vs-original scores (defined in dfdc_lake/stages/labels.py).
 
-    face_diff_threshold: float = Field(
-        4.0,
+    Each modality has two: a score above ``*_fake_above`` is true, below ``*_real_below`` false, and
+    between them unknown (null), so a label is never a guess. The scores are kept in the lake:
+    relabelling with other thresholds needs no re-ingest.
+    """
+
+    face_fake_above: float = Field(
+        1.8,
         gt=0.0,
-        description="Mean abs. difference of 64px grey crops, contrast-normalized (1 std = 48 levels) and "
-        "compared as 16x16 block means, above which a track is face_fake.",
+        description="face_diff (change inside the face box relative to its fine detail, in multiples of "
+        "the same in the crop's margin) above which a track is face_fake.",
+    )
+    face_real_below: float = Field(
+        1.45, gt=0.0, description="face_diff below which a fake's track is not face_fake."
     )
     face_min_contrast: float = Field(
         16.0,
         ge=0.0,
-        description="Grey-level spread (median std of the original's 64px grey crops) below which face_fake "
-        "is unknown: in a face this dark or flat, a re-encode at CRF 30 scores like a swap.",
+        description="Grey-level spread (median std of the original's grey crops) below which face_fake "
+        "is unknown: in a face this dark or flat a swap changes a few grey levels and scores like a re-encode.",
     )
-    audio_diff_threshold: float = Field(
-        0.7,
+    audio_fake_above_db: float = Field(
+        0.8,
         gt=0.0,
-        description="Mean abs. difference (dB) of the time-averaged log-mel spectra above which a fake is audio_fake.",
+        description="audio_diff_db (mean abs. difference of the time-averaged log-mel spectra) above "
+        "which a fake is audio_fake.",
     )
+    audio_real_below_db: float = Field(
+        0.6, gt=0.0, description="audio_diff_db below which a fake is not audio_fake."
+    )
+
+    @model_validator(mode="after")
+    def _bands_ordered(self) -> LabelConfig:
+        if self.face_real_below > self.face_fake_above:
+            raise ValueError("labels.face_real_below must not exceed labels.face_fake_above")
+        if self.audio_real_below_db > self.audio_fake_above_db:
+            raise ValueError("labels.audio_real_below_db must not exceed labels.audio_fake_above_db")
+        return self
 
 
 class LakeConfig(_Section):

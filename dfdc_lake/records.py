@@ -122,11 +122,12 @@ class Outcome:
     face_frame_share: float | None = None
     has_audio: bool | None = None
     audio_fake: bool | None = None
+    audio_diff_db: float | None = None  # the score behind audio_fake (None where it was not measured)
 
 
 @dataclass
 class Sample:
-    """One (video, face track): the unit the lake stores and training reads. See schemas/sample_v1.json."""
+    """One (video, face track): the unit the lake stores and training reads. See schemas/sample_v2.json."""
 
     sample_id: str  # f"{video_id}-t{track_id}"
     video_id: str
@@ -148,6 +149,12 @@ class Sample:
     audio: AudioFeatures | None  # None: the clip has no audio stream
     info: VideoInfo
     config_hash: str
+    # The scores behind face_fake / audio_fake (see stages/labels.py); None where not measured.
+    # face_diff_per_frame: float32 [T], aligned with frame_indices, NaN where no original crop.
+    face_diff: float | None = None
+    face_diff_per_frame: np.ndarray | None = None
+    face_contrast: float | None = None  # grey-level spread of the original's crops of the track
+    audio_diff_db: float | None = None
 
     @property
     def is_fake(self) -> bool:

@@ -57,6 +57,8 @@ def ray_dataset(lake: Lake, columns: list[str] | None = None, **read_options: An
     if not paths:  # read_parquet refuses an empty list; an empty lake is an empty dataset
         return ray.data.from_arrow(projected_schema(columns).empty_table())
     filesystem, _ = lake.arrow_filesystem()
+    # The explicit schema reads shards of an older version with the newer columns null.
+    read_options.setdefault("schema", projected_schema(columns))
     return ray.data.read_parquet(paths, filesystem=filesystem, columns=columns, **read_options)
 
 

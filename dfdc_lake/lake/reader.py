@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 
 from dfdc_lake.io.read_ahead import read_ahead
-from dfdc_lake.lake.schema import projected_schema
+from dfdc_lake.lake.schema import projected_schema, sample_schema, with_current_columns
 
 if TYPE_CHECKING:
     from dfdc_lake.lake.lake import Lake
@@ -89,9 +89,13 @@ class ShardReader:
         def batches() -> Iterator[pa.RecordBatch]:
             for path in paths:
                 with self.filesystem.open_input_file(path) as handle:
-                    yield from pq.ParquetFile(handle).iter_batches(
-                        batch_size=self.batch_rows, columns=self.columns
-                    )
+                    shard = pq.ParquetFile(handle)
+                    present = set(shard.schema_arrow.names)
+                    wanted = self.columns or sample_schema().names
+                    read = [name for name in wanted if name in present]
+                    for batch in shard.iter_batches(batch_size=self.batch_rows, columns=read):
+                        # An older shard lacks the newer columns: they come back null.
+                        yield with_current_columns(batch, wanted)
 
         if self.read_ahead_batches <= 0:
             return batches()

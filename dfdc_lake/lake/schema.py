@@ -16,10 +16,18 @@ import pyarrow as pa
 
 from dfdc_lake.records import Sample
 
-__all__ = ["KNOWN_SCHEMA_VERSIONS", "SCHEMA_VERSION", "sample_schema", "sample_to_row", "schema_spec"]
+__all__ = [
+    "KNOWN_SCHEMA_VERSIONS",
+    "SCHEMA_VERSION",
+    "projected_schema",
+    "sample_schema",
+    "sample_to_row",
+    "schema_spec",
+    "with_current_columns",
+]
 
-SCHEMA_VERSION = 1
-KNOWN_SCHEMA_VERSIONS = (1,)
+SCHEMA_VERSION = 2
+KNOWN_SCHEMA_VERSIONS = (1, 2)
 
 _SCALARS: dict[str, pa.DataType] = {
     "string": pa.string(),
@@ -70,6 +78,21 @@ def projected_schema(columns: list[str] | None) -> pa.Schema:
     return pa.schema([schema.field(name) for name in columns], metadata=schema.metadata)
 
 
+def with_current_columns(batch: pa.RecordBatch, columns: list[str] | None = None) -> pa.RecordBatch:
+    """``batch``, read from a shard of any known version, as ``columns`` of the current schema in order.
+
+    A column the shard's version lacks (version 1 has no score columns) comes back all null.
+    """
+    schema = projected_schema(columns)
+    if batch.schema.names == schema.names:
+        return batch
+    arrays = [
+        batch.column(field.name) if field.name in batch.schema.names else pa.nulls(batch.num_rows, field.type)
+        for field in schema
+    ]
+    return pa.RecordBatch.from_arrays(arrays, schema=schema)
+
+
 def sample_to_row(sample: Sample) -> dict[str, Any]:
     """A ``Sample`` as a dict of plain Python values matching ``sample_schema()``."""
     audio = sample.audio
@@ -104,4 +127,10 @@ def sample_to_row(sample: Sample) -> dict[str, Any]:
         "source_num_frames": sample.info.num_frames,
         "source_duration_s": sample.info.duration_s,
         "config_hash": sample.config_hash,
+        "face_diff": sample.face_diff,
+        "face_diff_per_frame": None
+        if sample.face_diff_per_frame is None
+        else np.asarray(sample.face_diff_per_frame, dtype=np.float32).tolist(),
+        "face_contrast": sample.face_contrast,
+        "audio_diff_db": sample.audio_diff_db,
     }

@@ -64,6 +64,7 @@ OUTCOMES_SCHEMA = pa.schema(
         ("face_frame_share", pa.float32()),
         ("has_audio", pa.bool_()),
         ("audio_fake", pa.bool_()),
+        ("audio_diff_db", pa.float32()),
         ("config_hash", pa.string()),
         ("attempt_id", pa.string()),
         ("committed_at", pa.string()),

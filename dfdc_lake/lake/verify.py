@@ -74,13 +74,23 @@ class _HashingReader:
         return self.digest.hexdigest()
 
 
-def _check_parquet(stream: IO[bytes]) -> tuple[str, int, list[str]]:
-    """sha256, rows and schema complaints of a Parquet shard (one pass for the hash, one footer read)."""
+def _unreadable(err: Exception) -> str:
+    return f"unreadable_shard: {redact(f'{type(err).__name__}: {err}')}"
+
+
+def _check_parquet(stream: IO[bytes]) -> tuple[str, int | None, list[str]]:
+    """sha256, rows and schema complaints of a Parquet shard (one pass for the hash, one footer read).
+
+    A footer that cannot be read is a complaint, and the hash still says whether the bytes changed.
+    """
     import pyarrow.parquet as pq
 
     sha = _HashingReader(stream).drain()
     stream.seek(0)
-    meta = pq.ParquetFile(stream).metadata
+    try:
+        meta = pq.ParquetFile(stream).metadata
+    except (OSError, ValueError) as err:  # pyarrow's ArrowInvalid is a ValueError
+        return sha, None, [_unreadable(err)]
     version_text = (meta.metadata or {}).get(SCHEMA_VERSION_KEY, b"").decode()
     if not version_text.isdigit() or int(version_text) not in KNOWN_SCHEMA_VERSIONS:
         return sha, meta.num_rows, [f"unknown_schema_version: {SCHEMA_VERSION_KEY.decode()}={version_text!r}"]
@@ -90,20 +100,26 @@ def _check_parquet(stream: IO[bytes]) -> tuple[str, int, list[str]]:
     return sha, meta.num_rows, []
 
 
-def _check_tar(stream: IO[bytes]) -> tuple[str, int, list[str]]:
-    """sha256, samples and schema complaints of a WebDataset shard, in one streaming pass."""
+def _check_tar(stream: IO[bytes]) -> tuple[str, int | None, list[str]]:
+    """sha256, samples and schema complaints of a WebDataset shard, in one streaming pass.
+
+    A tar that cannot be parsed is a complaint; the rest of its bytes are still hashed.
+    """
     reader = _HashingReader(stream)
     keys: set[str] = set()
     complaints: set[str] = set()
-    with tarfile.open(fileobj=reader, mode="r|") as tar:  # type: ignore[call-overload]
-        for member in tar:
-            key, _, suffix = member.name.partition(".")
-            keys.add(key)
-            extracted = tar.extractfile(member) if suffix == "json" else None
-            if extracted is not None:
-                version = json.loads(extracted.read()).get("schema_version")
-                if version not in KNOWN_SCHEMA_VERSIONS:
-                    complaints.add(f"unknown_schema_version: schema_version={version!r} in {member.name}")
+    try:
+        with tarfile.open(fileobj=reader, mode="r|") as tar:  # type: ignore[call-overload]
+            for member in tar:
+                key, _, suffix = member.name.partition(".")
+                keys.add(key)
+                extracted = tar.extractfile(member) if suffix == "json" else None
+                if extracted is not None:
+                    version = json.loads(extracted.read()).get("schema_version")
+                    if version not in KNOWN_SCHEMA_VERSIONS:
+                        complaints.add(f"unknown_schema_version: schema_version={version!r} in {member.name}")
+    except (tarfile.TarError, ValueError, UnicodeDecodeError) as err:  # json errors are ValueErrors
+        return reader.drain(), None, [_unreadable(err)]
     return reader.drain(), len(keys), sorted(complaints)
 
 
@@ -131,7 +147,7 @@ def _check_shard(
         problems.append(
             Problem("sha256_mismatch", shard.path, f"sha256 {sha[:16]}…, record says {shard.sha256[:16]}…")
         )
-    if rows != shard.rows:
+    if rows is not None and rows != shard.rows:
         problems.append(Problem("row_count_mismatch", shard.path, f"{rows} rows, record says {shard.rows}"))
     return problems
 

@@ -79,8 +79,8 @@ def members_to_row(sample: dict[str, Any]) -> dict[str, Any]:
             (``json``, ``000.jpg``, ``logmel.npy``).
     """
     meta = json.loads(sample["json"])
-    version = int(meta.get("schema_version", SCHEMA_VERSION))
-    floats = _float_fields(version)
+    # Every field of the current version: the columns an older row lacks come back None.
+    floats = _float_fields(SCHEMA_VERSION)
     crops = sorted(
         (int(match.group(1)), data)
         for suffix, data in sample.items()
@@ -91,7 +91,7 @@ def members_to_row(sample: dict[str, Any]) -> dict[str, Any]:
         array = np.load(io.BytesIO(sample["logmel.npy"]), allow_pickle=False)
         logmel = array.astype("<f2").tobytes()
     row: dict[str, Any] = {}
-    for field in schema_spec(version)["fields"]:
+    for field in schema_spec(SCHEMA_VERSION)["fields"]:
         name = field["name"]
         if name == "crops_jpeg":
             row[name] = [bytes(data) for _, data in crops]

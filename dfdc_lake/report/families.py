@@ -29,6 +29,7 @@ __all__ = ["ROW_COLUMNS", "FamilyView", "ReportError", "VideoView", "choose_fami
 ROW_COLUMNS = [
     "video_id", "family_id", "track_id", "num_tracks", "frame_indices", "timestamps_s", "det_scores",
     "crops_jpeg", "face_fake", "audio_fake", "has_audio", "logmel_f16", "logmel_shape", "logmel_hop_s",
+    "face_diff", "audio_diff_db",
 ]  # fmt: skip
 
 

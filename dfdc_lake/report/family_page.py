@@ -48,6 +48,11 @@ def _flag(value: bool | None) -> str:
     return "unknown" if value is None else ("yes" if value else "no")
 
 
+def _score(value: float | None, unit: str = "") -> str:
+    """A label's score in brackets, or nothing where none was measured (REAL, no original, old shards)."""
+    return "" if value is None or value != value else f" ({value:.2f}{unit})"
+
+
 def _pick(count: int, limit: int) -> list[int]:
     """``limit`` positions spread evenly over ``count`` (all of them when there are fewer)."""
     if count <= limit:
@@ -97,11 +102,17 @@ class FamilyPageWriter:
         for video in family.videos:
             o = video.outcome
             colour = STATUS_COLOURS.get(o.status.value, "#555")
-            face = ", ".join(f"t{r['track_id']}: {_flag(r['face_fake'])}" for r in video.tracks) or "—"
+            face = (
+                ", ".join(
+                    f"t{r['track_id']}: {_flag(r['face_fake'])}{_score(r['face_diff'])}" for r in video.tracks
+                )
+                or "—"
+            )
             share = None if o.face_frame_share is None else f"{o.face_frame_share:.2f}"
             rows.append(
                 [o.video_id, o.label, Raw(f"<span class='tag' style='background:{colour}'>{esc(o.status.value)}</span>"),
-                 o.reason, len(video.tracks), face, _flag(o.audio_fake), _flag(o.has_audio), share]
+                 o.reason, len(video.tracks), face, f"{_flag(o.audio_fake)}{_score(o.audio_diff_db, ' dB')}",
+                 _flag(o.has_audio), share]
             )  # fmt: skip
         headers = [
             "video",
@@ -109,8 +120,8 @@ class FamilyPageWriter:
             "status",
             "reason",
             "tracks",
-            "face_fake",
-            "audio_fake",
+            "face_fake (face_diff)",
+            "audio_fake (audio_diff_db)",
             "audio",
             "face share",
         ]

@@ -32,7 +32,7 @@ from dfdc_lake.stages.decode import (
     release_free_memory,
 )
 from dfdc_lake.stages.faces import DetectFn, Detections, downscale_frames
-from dfdc_lake.stages.labels import ModalityLabeler
+from dfdc_lake.stages.labels import AudioVerdict, FaceVerdict, ModalityLabeler
 from dfdc_lake.stages.tracker import build_tracks, face_frame_share
 
 __all__ = ["SEGMENT_TRACK_IDS", "TIMING_KEYS", "Findings", "Reference", "StageTimings", "VideoAnalyzer"]
@@ -66,6 +66,7 @@ class Reference:
     audio: AudioFeatures | None
     frame_indices: np.ndarray  # int32 [T], the original's sampled frames: a fake is decoded at these
     segment_frames: int  # sampled frames per segment of the original, so the fake's segments align
+    probe: StreamProbe  # the original's frame size and rate: a fake that differs does not line up
 
 
 @dataclass
@@ -77,8 +78,8 @@ class Findings:
     crops: dict[int, TrackCrops]  # by track_id; tracks without a crop in this video are left out
     face_frame_share: float
     audio: AudioFeatures | None
-    face_fake: dict[int, bool | None]  # by track_id
-    audio_fake: bool | None
+    face_verdicts: dict[int, FaceVerdict]  # by track_id
+    audio_verdict: AudioVerdict
 
     def samples(self, family_id: str, entry: VideoEntry, config_hash: str) -> list[Sample]:
         """One ``Sample`` per track with crops."""
@@ -92,8 +93,8 @@ class Findings:
                 family_id=family_id,
                 original=entry.original,
                 label=entry.label,
-                face_fake=self.face_fake[track_id],
-                audio_fake=self.audio_fake,
+                face_fake=self.face_verdicts[track_id].label,
+                audio_fake=self.audio_verdict.label,
                 track_id=track_id,
                 num_tracks=len(self.crops),
                 frame_indices=crops.frame_indices,
@@ -105,6 +106,10 @@ class Findings:
                 audio=self.audio,
                 info=self.info,
                 config_hash=config_hash,
+                face_diff=self.face_verdicts[track_id].score,
+                face_diff_per_frame=self.face_verdicts[track_id].per_frame,
+                face_contrast=self.face_verdicts[track_id].contrast,
+                audio_diff_db=self.audio_verdict.diff_db,
             )
             for track_id, crops in self.crops.items()
         ]
@@ -125,7 +130,8 @@ class Findings:
             num_samples=len(self.crops),
             face_frame_share=self.face_frame_share,
             has_audio=self.audio is not None,
-            audio_fake=self.audio_fake,
+            audio_fake=self.audio_verdict.label,
+            audio_diff_db=self.audio_verdict.diff_db,
         )
 
 
@@ -190,18 +196,23 @@ class VideoAnalyzer:
         with timings("audio"):
             audio = self.audio.extract(data, probe.has_audio)
         release_free_memory()
-        scan = self._scan(data, reference, timings, probe)
+        # A fake of another size or frame rate than its original (a re-scaled or re-timed copy) cannot
+        # be cut at the original's frames and boxes: its faces are found on their own, face unknown.
+        aligned = reference is not None and probe.lines_up_with(reference.probe)
+        scan = self._scan(data, reference if aligned else None, timings, probe)
         if scan.info is None:  # the decoder raises first; kept for the type checker
             raise VideoDecodeError("no frame could be decoded")
         crops = {track_id: merge_track_crops(parts) for track_id, parts in scan.crops.items()}
         with timings("labels"):
-            face_fake, audio_fake = self._labels(entry, crops, audio, reference, labels_known)
-        findings = Findings(scan.info, scan.time_of, crops, scan.share, audio, face_fake, audio_fake)
+            face, voice = self._labels(entry, crops, audio, reference, labels_known, aligned)
+        findings = Findings(scan.info, scan.time_of, crops, scan.share, audio, face, voice)
         samples = findings.samples(family_id, entry, self.config_hash)
         new_reference = None
         if entry.label == "REAL" and labels_known:
             indices = np.asarray(sorted(scan.time_of), np.int32)
-            new_reference = Reference(scan.tracks, scan.share, crops, audio, indices, scan.segment_frames)
+            new_reference = Reference(
+                scan.tracks, scan.share, crops, audio, indices, scan.segment_frames, probe
+            )
         return samples, findings.outcome(family_id, entry), new_reference
 
     def _scan(
@@ -244,24 +255,19 @@ class VideoAnalyzer:
         audio: AudioFeatures | None,
         reference: Reference | None,
         labels_known: bool,
-    ) -> tuple[dict[int, bool | None], bool | None]:
+        aligned: bool,
+    ) -> tuple[dict[int, FaceVerdict], AudioVerdict]:
         if not labels_known:
-            return dict.fromkeys(crops, None), None
+            return dict.fromkeys(crops, FaceVerdict(None)), AudioVerdict(None)
         if entry.label == "REAL":
-            return dict.fromkeys(crops, False), False
+            return dict.fromkeys(crops, FaceVerdict(False)), AudioVerdict(False)
         if reference is None:
-            return dict.fromkeys(crops, None), None
-        face: dict[int, bool | None] = {}
-        for track_id, fake in crops.items():
-            original = reference.crops.get(track_id)
-            face[track_id] = (
-                None
-                if original is None
-                else self.labeler.face_fake(
-                    fake.frame_indices, fake.thumbs, original.frame_indices, original.thumbs
-                )
-            )
-        return face, self.labeler.audio_fake(audio, reference.audio)
+            return dict.fromkeys(crops, FaceVerdict(None)), AudioVerdict(None)
+        face = {
+            track_id: self.labeler.face(fake, reference.crops.get(track_id) if aligned else None)
+            for track_id, fake in crops.items()
+        }
+        return face, self.labeler.audio(audio, reference.audio)
 
 
 def _renumbered(track: FaceTrack, offset: int) -> FaceTrack:

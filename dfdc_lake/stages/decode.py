@@ -49,6 +49,16 @@ class NoVideoStreamError(VideoDecodeError):
 class StreamProbe:
     has_video: bool
     has_audio: bool
+    # The first video stream's coded size and average frame rate from the headers (0 when unknown):
+    # a fake is cut at its original's frames and boxes only when these match.
+    width_px: int = 0
+    height_px: int = 0
+    fps: float = 0.0
+
+    def lines_up_with(self, other: StreamProbe) -> bool:
+        """Same frame size and frame rate (within 0.5%): frame numbers and boxes carry over."""
+        same_size = (self.width_px, self.height_px) == (other.width_px, other.height_px)
+        return same_size and abs(self.fps - other.fps) <= 0.005 * max(self.fps, other.fps)
 
 
 @dataclass
@@ -77,8 +87,17 @@ def probe_streams(data: bytes) -> StreamProbe:
 
     try:
         with av.open(io.BytesIO(data), mode="r") as container:
+            videos = container.streams.video
+            if not videos:
+                return StreamProbe(has_video=False, has_audio=bool(container.streams.audio))
+            video = videos[0]
+            rate = video.average_rate or video.guessed_rate
             return StreamProbe(
-                has_video=bool(container.streams.video), has_audio=bool(container.streams.audio)
+                has_video=True,
+                has_audio=bool(container.streams.audio),
+                width_px=int(video.codec_context.width or 0),
+                height_px=int(video.codec_context.height or 0),
+                fps=float(rate) if rate else 0.0,
             )
     except av.FFmpegError as err:
         raise VideoDecodeError(f"not a readable media container: {err}") from None

@@ -1,21 +1,27 @@
 """Per-modality labels for DFDC fakes, which the metadata lacks.
 
 DFDC fakes are pixel-aligned to their original, so comparing a fake with its original at the same
-frames and boxes tells which modality was manipulated. Both measures are built to stay low under
-re-encoding (the fakes were encoded separately from their originals) and high under a swap:
+frames and boxes tells which modality was manipulated. The fake was encoded separately from its
+original, so the comparison has to tell a manipulation from the codec's own change. Both measures are
+scores, kept in the lake (``face_diff``, ``face_diff_per_frame``, ``audio_diff_db``); a label is
+three-state: true above ``*_fake_above``, false below ``*_real_below``, unknown (None) between them,
+when the original is absent, or when the evidence cannot be had.
 
-- face: the crops are contrast-normalized by the original crop's mean and spread (so a swap in a dark
-  scene counts as much as in a bright one) and compared as 16x16 block means (codec noise is fine
-  grained, a different face is not); the median over shared frames ignores the odd keyframe.
+- face: per crop (greyscale, ``LABEL_THUMB_PX`` square, from the full-resolution frame), the fake's
+  change from the original inside the face box, in multiples of its change in the crop's margin
+  outside the box (background, hair, neck: what a face manipulation leaves alone and a re-encode
+  changes as much as the face). Changes are measured per 8x8 block relative to the original block's
+  fine detail (a codec changes detailed blocks more), and each region scores the mean of its largest
+  quarter of blocks, so a local warp of the mouth or eyes counts. The track's score is a high
+  quantile over its crops, so a swap on a third of the frames still counts. A face whose original
+  crops are too dark or flat (``face_min_contrast``) is unknown: a swap there changes a few grey
+  levels and scores like a re-encode.
 - audio: the log-mel spectra are averaged over time before comparing (the long-term spectrum: a
   different voice shifts it; the codec's delay and pre-echo, which wreck a column-by-column
   comparison, do not).
 
-A REAL is false on both; a fake whose original is absent (or, for audio, either side without audio)
-is unknown (None), and so is the face of a fake whose original crops are too dark or flat
-(``face_min_contrast``): stretching a few grey levels of contrast to ``FACE_CONTRAST`` stretches the
-codec noise with it, and a dark re-encode then scores like a swap (measured on the synthetic
-low-light case: re-encode at CRF 30 5.6, weakest swap 5.2, both at a crop spread of 7.8 levels).
+A REAL is false on both, with no score. A fake whose frames do not line up with its original (another
+size or frame rate) gets no face score (see ``stages/analysis.py``).
 """
 
 from __future__ import annotations
@@ -26,45 +32,113 @@ import numpy as np
 
 from dfdc_lake.config import LabelConfig
 from dfdc_lake.records import AudioFeatures
+from dfdc_lake.stages.crops import TrackCrops
 
-__all__ = ["ModalityLabeler", "audio_difference_db", "face_contrast", "face_difference"]
+__all__ = [
+    "AudioVerdict",
+    "FaceVerdict",
+    "ModalityLabeler",
+    "audio_difference_db",
+    "audio_label",
+    "face_contrast",
+    "face_frame_scores",
+    "face_label",
+]
 
-FACE_POOL_PX = 4  # 64 px thumbnails compared as 16x16 blocks
-FACE_CONTRAST = 48.0  # grey levels one standard deviation of the original crop is scaled to
-MIN_CROP_STD = 4.0  # flatter crops are not stretched further (noise would dominate)
+BLOCK_PX = 8  # thumbnails are compared in blocks of this many pixels a side
+DETAIL_FLOOR = 1.0  # grey levels added to each block's detail, so flat blocks do not divide by ~0
+TOP_BLOCK_SHARE = 0.25  # each region scores the mean of its largest quarter of block changes
+RING_GAP = 0.1  # the margin region starts this share of the box size outside the box
+RING_FLOOR = 0.05  # a margin changed less than this (relative to its detail) counts as changed this much
+TRACK_QUANTILE = 0.8  # a track's score: this quantile of its per-crop scores
 # Spectrogram cells this far below the louder clip's peak are floored: near-silence carries codec noise.
 AUDIO_COMPARE_RANGE_DB = 50.0
 
 
-def _block_means(images: np.ndarray, block: int) -> np.ndarray:
-    count, height, width = images.shape
-    return images.reshape(count, height // block, block, width // block, block).mean(axis=(2, 4))
+@dataclass(frozen=True)
+class FaceVerdict:
+    """A fake track's face label and the score behind it."""
+
+    label: bool | None
+    score: float | None = None
+    per_frame: np.ndarray | None = None  # float32 [K], aligned with the fake's crops; NaN: no original crop
+    contrast: float | None = None  # the original crops' grey-level spread (``face_contrast``)
 
 
-def face_difference(
-    fake_frames: np.ndarray, fake_thumbs: np.ndarray, original_frames: np.ndarray, original_thumbs: np.ndarray
-) -> float | None:
-    """How different a fake's crops are from the original's crops of the same track (see module doc).
+@dataclass(frozen=True)
+class AudioVerdict:
+    """A fake's audio label and the score behind it."""
 
-    Args:
-        fake_frames, original_frames: int [K], frame index of each thumbnail.
-        fake_thumbs, original_thumbs: uint8 [K, S, S] greyscale crops of the same track and boxes
-            (S divisible by ``FACE_POOL_PX``).
+    label: bool | None
+    diff_db: float | None = None
+
+
+def _regions(inner_xyxy: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Boolean [size, size] masks of the face (ellipse in the box) and the margin around the box."""
+    x1, y1, x2, y2 = (float(v) * size for v in inner_xyxy)
+    grid = np.arange(size, dtype=np.float32) + 0.5
+    cx, cy, rx, ry = (x1 + x2) / 2, (y1 + y2) / 2, max((x2 - x1) / 2, 1.0), max((y2 - y1) / 2, 1.0)
+    face = ((grid[None, :] - cx) / rx) ** 2 + ((grid[:, None] - cy) / ry) ** 2 <= 1.0
+    gap_x, gap_y = RING_GAP * 2 * rx, RING_GAP * 2 * ry
+    inside_x = (grid >= x1 - gap_x) & (grid <= x2 + gap_x)
+    inside_y = (grid >= y1 - gap_y) & (grid <= y2 + gap_y)
+    ring = ~(inside_y[:, None] & inside_x[None, :])
+    return face, ring
+
+
+def _top_mean(values: np.ndarray) -> float:
+    if values.size == 0:
+        return float("nan")
+    count = max(1, int(np.ceil(values.size * TOP_BLOCK_SHARE)))
+    return float(np.partition(values, values.size - count)[-count:].mean())
+
+
+def _block_means(image: np.ndarray, blocks: int) -> np.ndarray:
+    side = blocks * BLOCK_PX
+    return image[:side, :side].reshape(blocks, BLOCK_PX, blocks, BLOCK_PX).mean(axis=(1, 3))
+
+
+def _detail(image: np.ndarray) -> np.ndarray:
+    """Absolute difference of each pixel from its 3x3 neighbourhood's mean: the image's fine detail."""
+    padded = np.pad(image, 1, mode="edge")
+    height, width = image.shape
+    total = sum(padded[dy : dy + height, dx : dx + width] for dy in range(3) for dx in range(3))
+    return np.abs(image - total / 9.0)
+
+
+def _frame_score(fake: np.ndarray, original: np.ndarray, inner_xyxy: np.ndarray) -> float:
+    size = fake.shape[0]
+    blocks = size // BLOCK_PX
+    original_f = original.astype(np.float32)
+    change = _block_means(np.abs(fake.astype(np.float32) - original_f), blocks)
+    # A codec changes a block in proportion to its fine detail (skin, hair, a textured wall alike);
+    # dividing by it makes the face's change and the margin's comparable whatever they show.
+    relative = change / (_block_means(_detail(original_f), blocks) + DETAIL_FLOOR)
+    face, ring = _regions(inner_xyxy, size)
+    # A block belongs to a region when most of its pixels do.
+    in_face = _block_means(face.astype(np.float32), blocks) > 0.5
+    in_ring = _block_means(ring.astype(np.float32), blocks) > 0.5
+    if not in_face.any():
+        return float("nan")
+    face_change = _top_mean(relative[in_face])
+    ring_change = _top_mean(relative[in_ring]) if in_ring.any() else RING_FLOOR
+    return face_change / max(ring_change, RING_FLOOR)
+
+
+def face_frame_scores(fake: TrackCrops, original: TrackCrops) -> np.ndarray:
+    """The per-crop face score of a fake track against the original's (see the module doc).
 
     Returns:
-        The median over shared frames of the mean absolute difference of contrast-normalized block
-        means, in grey levels at ``FACE_CONTRAST`` spread; None when the series share no frame.
+        float32 [K], aligned with ``fake.frame_indices``; NaN where the original has no crop there.
     """
-    shared, fake_pos, original_pos = np.intersect1d(fake_frames, original_frames, return_indices=True)
-    if len(shared) == 0:
-        return None
-    fake = fake_thumbs[fake_pos].astype(np.float32)
-    original = original_thumbs[original_pos].astype(np.float32)
-    mean = original.mean(axis=(1, 2), keepdims=True)
-    scale = FACE_CONTRAST / np.maximum(original.std(axis=(1, 2), keepdims=True), MIN_CROP_STD)
-    fake_blocks = _block_means((fake - mean) * scale, FACE_POOL_PX)
-    original_blocks = _block_means((original - mean) * scale, FACE_POOL_PX)
-    return float(np.median(np.abs(fake_blocks - original_blocks).mean(axis=(1, 2))))
+    scores = np.full(len(fake.frame_indices), np.nan, np.float32)
+    _, fake_pos, original_pos = np.intersect1d(
+        fake.frame_indices, original.frame_indices, return_indices=True
+    )
+    for i, j in zip(fake_pos.tolist(), original_pos.tolist(), strict=True):
+        # The original's box: the fake was cut at the same boxes, and it is the one not manipulated.
+        scores[i] = _frame_score(fake.thumbs[i], original.thumbs[j], original.inner_xyxy[j])
+    return scores
 
 
 def face_contrast(thumbs: np.ndarray) -> float:
@@ -86,31 +160,53 @@ def audio_difference_db(fake: AudioFeatures, original: AudioFeatures) -> float:
     return float(np.abs(long_term_a - long_term_b).mean())
 
 
+def _three_state(score: float, real_below: float, fake_above: float) -> bool | None:
+    if score > fake_above:
+        return True
+    if score < real_below:
+        return False
+    return None
+
+
+def face_label(face_diff: float, contrast: float, config: LabelConfig) -> bool | None:
+    """``face_fake`` from a track's ``face_diff`` and ``face_contrast`` (the lake's columns) under ``config``."""
+    if contrast < config.face_min_contrast:
+        return None
+    return _three_state(face_diff, config.face_real_below, config.face_fake_above)
+
+
+def audio_label(audio_diff_db: float, config: LabelConfig) -> bool | None:
+    """``audio_fake`` from a fake's ``audio_diff_db`` (the lake's column) under ``config``."""
+    return _three_state(audio_diff_db, config.audio_real_below_db, config.audio_fake_above_db)
+
+
 @dataclass
 class ModalityLabeler:
-    """Thresholds the face and audio differences into ``face_fake`` / ``audio_fake``."""
+    """Scores a fake against its original per modality and thresholds the scores into three states."""
 
     config: LabelConfig
 
-    def face_fake(
-        self,
-        fake_frames: np.ndarray,
-        fake_thumbs: np.ndarray,
-        original_frames: np.ndarray,
-        original_thumbs: np.ndarray,
-    ) -> bool | None:
-        """Whether a fake's track differs from the original's beyond ``face_diff_threshold``.
+    def face(self, fake: TrackCrops, original: TrackCrops | None) -> FaceVerdict:
+        """The face verdict of one fake track (``original``: the original's crops of the same track).
 
-        None when the two share no frame or the original's crops are darker or flatter than
-        ``face_min_contrast`` (see the module doc).
+        Unknown, with no score, when the original has no crop of the track or none at the fake's
+        frames; unknown, with the score kept, when the original's crops are darker or flatter than
+        ``face_min_contrast`` or the score falls between the thresholds.
         """
-        if len(original_thumbs) and face_contrast(original_thumbs) < self.config.face_min_contrast:
-            return None
-        diff = face_difference(fake_frames, fake_thumbs, original_frames, original_thumbs)
-        return None if diff is None else diff > self.config.face_diff_threshold
+        if original is None or not len(original.thumbs):
+            return FaceVerdict(None)
+        per_frame = face_frame_scores(fake, original)
+        compared = per_frame[np.isfinite(per_frame)]
+        if compared.size == 0:
+            return FaceVerdict(None)
+        score = float(np.quantile(compared, TRACK_QUANTILE))
+        contrast = face_contrast(original.thumbs)
+        label = face_label(score, contrast, self.config)
+        return FaceVerdict(label, score, per_frame, contrast)
 
-    def audio_fake(self, fake: AudioFeatures | None, original: AudioFeatures | None) -> bool | None:
-        """Whether a fake's audio differs from the original's beyond ``audio_diff_threshold``."""
+    def audio(self, fake: AudioFeatures | None, original: AudioFeatures | None) -> AudioVerdict:
+        """The audio verdict of one fake (unknown, with no score, when either side has no audio)."""
         if fake is None or original is None:
-            return None
-        return audio_difference_db(fake, original) > self.config.audio_diff_threshold
+            return AudioVerdict(None)
+        diff = audio_difference_db(fake, original)
+        return AudioVerdict(audio_label(diff, self.config), diff)

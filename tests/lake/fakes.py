@@ -81,6 +81,13 @@ def make_sample(
         ),
         info=VideoInfo(fps=30.0, num_frames=300, width_px=1920, height_px=1080),
         config_hash=config_hash,
+        # A fake carries its label scores; the first crop had no original crop to compare with.
+        face_diff=None if original is None else float(rng.uniform(0.5, 20.0)),
+        face_diff_per_frame=None
+        if original is None
+        else np.r_[np.nan, rng.uniform(0.5, 20.0, size=frames - 1)].astype(np.float32),
+        face_contrast=None if original is None else float(rng.uniform(5.0, 60.0)),
+        audio_diff_db=None if original is None or not with_audio else float(rng.uniform(0.0, 5.0)),
     )
 
 

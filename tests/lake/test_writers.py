@@ -13,7 +13,7 @@ import webdataset as wds
 from dfdc_lake.lake.commit import commit_chunk
 from dfdc_lake.lake.lake import Lake, open_storage
 from dfdc_lake.lake.reader import read_samples_table
-from dfdc_lake.lake.schema import sample_schema, sample_to_row
+from dfdc_lake.lake.schema import SCHEMA_VERSION, sample_schema, sample_to_row
 from dfdc_lake.lake.storage import Storage
 from dfdc_lake.lake.wds_format import members_to_row
 from dfdc_lake.lake.writers import ChunkWriter, ParquetShardWriter, WebDatasetShardWriter
@@ -105,7 +105,7 @@ def test_parquet_row_groups_bound_memory_and_carry_the_schema_version(tmp_path) 
     (shard,) = w.shards
     parquet = pq.ParquetFile(tmp_path / shard.path)
     assert parquet.metadata.num_row_groups > 1
-    assert parquet.metadata.metadata[b"dfdc_lake.schema_version"] == b"1"
+    assert parquet.metadata.metadata[b"dfdc_lake.schema_version"] == str(SCHEMA_VERSION).encode()
 
 
 def test_rows_must_match_the_explicit_schema(tmp_path) -> None:

@@ -57,17 +57,21 @@ def write_clip(
     return path
 
 
-def reencode(source: Path, target: Path, *, crf: int, audio_bitrate: int) -> Path:
+def reencode(source: Path, target: Path, *, crf: int, audio_bitrate: int, half_size: bool = False) -> Path:
     """Decode a clip and encode it again (H.264 at ``crf``, AAC at ``audio_bitrate``), keeping its timing.
 
     This is what separates a DFDC fake from its original when nothing was swapped: codec noise.
+    ``half_size`` halves the width and height too (the competition's test-set augmentation).
     """
     import av
 
     with av.open(str(source)) as video_in, av.open(str(source)) as audio_in, av.open(str(target), "w") as out:
         vin = video_in.streams.video[0]
         vout = out.add_stream("libx264", rate=vin.average_rate)
-        vout.width, vout.height, vout.pix_fmt = vin.width, vin.height, "yuv420p"
+        scale = 2 if half_size else 1
+        # yuv420p wants even sides
+        width, height = vin.width // scale // 2 * 2, vin.height // scale // 2 * 2
+        vout.width, vout.height, vout.pix_fmt = width, height, "yuv420p"
         vout.time_base = vin.time_base
         vout.options = {"crf": str(crf), "preset": "medium"}
         aout = None
@@ -75,6 +79,10 @@ def reencode(source: Path, target: Path, *, crf: int, audio_bitrate: int) -> Pat
             aout = out.add_stream("aac", rate=48000, layout="mono")
             aout.bit_rate = audio_bitrate
         for frame in video_in.decode(video=0):
+            if half_size:
+                pts, time_base = frame.pts, frame.time_base
+                frame = frame.reformat(width=vout.width, height=vout.height)
+                frame.pts, frame.time_base = pts, time_base
             out.mux(vout.encode(frame))
         out.mux(vout.encode(None))
         if aout is not None:

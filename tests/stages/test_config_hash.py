@@ -30,7 +30,7 @@ def test_hash_changes_with_processing_fields_only() -> None:
         "crops.margin=0.2",
         "crops.jpeg_quality=80",
         "audio.n_mels=80",
-        "labels.face_diff_threshold=9.5",
+        "labels.face_fake_above=9.5",
     ]:
         assert Config().with_overrides([override]).config_hash() != base, override
     assert Config().with_overrides(["ray.gpus_per_detector=1.0"]).config_hash() == base

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 from pathlib import Path
 
@@ -11,42 +12,109 @@ import pytest
 from dfdc_lake.config import Config
 from dfdc_lake.records import AudioFeatures, Family
 from dfdc_lake.source.catalog import load_catalog
+from dfdc_lake.stages.crops import LABEL_THUMB_PX as S
+from dfdc_lake.stages.crops import TrackCrops
 from dfdc_lake.stages.faces import detect_fn
 from dfdc_lake.stages.family import FamilyProcessor
-from dfdc_lake.stages.labels import ModalityLabeler, audio_difference_db, face_contrast, face_difference
+from dfdc_lake.stages.labels import (
+    AudioVerdict,
+    FaceVerdict,
+    ModalityLabeler,
+    audio_difference_db,
+    face_contrast,
+    face_frame_scores,
+)
 from tests.stages.clips import reencode
 
 
-def test_face_difference_measures() -> None:
+def _crops(thumbs: np.ndarray, frames: np.ndarray | None = None) -> TrackCrops:
+    """A track's crops with the face box in the middle 60% of each thumbnail."""
+    count = len(thumbs)
+    return TrackCrops(
+        frame_indices=np.arange(count, dtype=np.int32) if frames is None else frames.astype(np.int32),
+        boxes_xyxy=np.zeros((count, 4), np.float32),
+        scores=np.ones(count, np.float32),
+        jpeg=[b""] * count,
+        thumbs=thumbs,
+        inner_xyxy=np.tile(np.array([0.2, 0.2, 0.8, 0.8], np.float32), (count, 1)),
+    )
+
+
+def _noisy(images: np.ndarray, rng: np.random.Generator, sigma: float) -> np.ndarray:
+    return np.clip(images + rng.normal(0, sigma, images.shape), 0, 255).astype(np.uint8)
+
+
+def test_face_score_is_the_change_in_the_face_over_the_change_around_it() -> None:
     rng = np.random.default_rng(0)
-    frames = np.arange(4)
-    face = rng.integers(40, 200, (4, 64, 64)).astype(np.uint8)
-    noisy = np.clip(face + rng.normal(0, 4, face.shape), 0, 255).astype(np.uint8)
-    other = rng.integers(40, 200, (4, 64, 64)).astype(np.uint8)
-    assert face_difference(frames, face, frames, face) == 0.0
-    assert face_difference(frames, noisy, frames, face) < 2.0
-    assert face_difference(frames, other, frames, face) > 4.0
-    assert face_difference(frames + 100, face, frames, face) is None
-    # Contrast-normalized: the same difference in a scene four times darker counts about the same.
-    dark_face, dark_other = face // 4, other // 4
-    bright = face_difference(frames, other, frames, face)
-    dark = face_difference(frames, dark_other, frames, dark_face)
-    assert bright is not None and dark is not None and dark == pytest.approx(bright, rel=0.1)
+    face = rng.integers(40, 200, (6, S, S)).astype(np.uint8)
+    original = _crops(face)
+    inside = np.zeros((S, S), bool)
+    inside[int(0.3 * S) : int(0.7 * S), int(0.3 * S) : int(0.7 * S)] = True
+    other = rng.integers(40, 200, (6, S, S)).astype(np.uint8)
+    swapped = np.where(inside, other, _noisy(face, rng, 3))
+    reencoded = _noisy(face, rng, 3)
+    margin = np.ones((S, S), bool)
+    margin[int(0.1 * S) : int(0.9 * S), int(0.1 * S) : int(0.9 * S)] = False
+    background_only = np.where(margin, other, face)
+
+    codec = face_frame_scores(_crops(reencoded), original)
+    swap = face_frame_scores(_crops(swapped), original)
+    assert np.all(codec < 1.5), codec  # codec noise changes the face as much as its margin
+    assert np.all(swap > 10.0), swap
+    assert np.all(face_frame_scores(_crops(background_only), original) < 0.5)
+    assert np.all(face_frame_scores(_crops(face), original) == 0.0)  # identical: nothing above the floor
+    # A ratio: the same swap four times darker scores about the same (the margin's change, a quarter
+    # as large, is then near the noise floor, which keeps the ratio from growing).
+    dark = face_frame_scores(_crops(swapped // 4), _crops(face // 4))
+    assert np.median(dark) == pytest.approx(np.median(swap), rel=0.3)
 
 
-def test_a_face_too_dark_to_compare_is_unknown() -> None:
-    rng = np.random.default_rng(2)
-    frames = np.arange(4)
-    face = rng.integers(40, 200, (4, 64, 64)).astype(np.uint8)
-    other = rng.integers(40, 200, (4, 64, 64)).astype(np.uint8)
+def test_face_scores_follow_the_fake_crops_and_a_partial_swap_still_counts() -> None:
+    rng = np.random.default_rng(1)
+    face = rng.integers(40, 200, (10, S, S)).astype(np.uint8)  # the scene at frames 0..9
+    inside = np.zeros((S, S), bool)
+    inside[int(0.3 * S) : int(0.7 * S), int(0.3 * S) : int(0.7 * S)] = True
+    # The original has frames 0..8, the fake 1..9 (it lacks one, and has one the original lacks);
+    # its face is swapped on frames 6..8.
+    fake = _noisy(face[1:], rng, 3)
+    fake[5:8] = np.where(inside, rng.integers(40, 200, (3, S, S)), fake[5:8])
     labeler = ModalityLabeler(Config().labels)
-    assert face_contrast(face) > Config().labels.face_min_contrast
-    assert labeler.face_fake(frames, other, frames, face) is True
-    assert labeler.face_fake(frames, face, frames, face) is False
+    verdict = labeler.face(_crops(fake, np.arange(1, 10)), _crops(face[:9]))
+    assert verdict.per_frame is not None and verdict.score is not None
+    assert math.isnan(verdict.per_frame[-1]) and np.isfinite(verdict.per_frame[:-1]).all()
+    assert np.all(verdict.per_frame[:5] < 1.5) and np.all(verdict.per_frame[5:8] > 5.0)
+    assert verdict.label is True and verdict.score > Config().labels.face_fake_above
+    assert labeler.face(_crops(face, np.arange(10) + 100), _crops(face)) == FaceVerdict(None)
+    assert labeler.face(_crops(face), None) == FaceVerdict(None)
+
+
+def test_face_labels_have_three_states() -> None:
+    rng = np.random.default_rng(2)
+    face = rng.integers(40, 200, (4, S, S)).astype(np.uint8)
+    inside = np.zeros((S, S), bool)
+    inside[int(0.3 * S) : int(0.7 * S), int(0.3 * S) : int(0.7 * S)] = True
+    other = np.where(inside, rng.integers(40, 200, (4, S, S)), _noisy(face, rng, 2)).astype(np.uint8)
+    labels = Config().labels
+    labeler = ModalityLabeler(labels)
+    assert face_contrast(face) > labels.face_min_contrast
+    assert labeler.face(_crops(other), _crops(face)).label is True
+    assert labeler.face(_crops(_noisy(face, rng, 3)), _crops(face)).label is False
+    # Between the thresholds: unknown, with the score kept for whoever re-thresholds.
+    middle = ModalityLabeler(labels.model_copy(update={"face_real_below": 0.1, "face_fake_above": 1e6}))
+    verdict = middle.face(_crops(other), _crops(face))
+    assert verdict.label is None and verdict.score is not None and verdict.score > 1.0
+    # Too dark or flat to tell a swap from codec noise: unknown whatever the score.
     dark_face, dark_other = face // 12, other // 12  # a spread of ~4 grey levels
-    assert face_contrast(dark_face) < Config().labels.face_min_contrast
-    assert labeler.face_fake(frames, dark_other, frames, dark_face) is None
-    assert labeler.face_fake(frames, dark_face, frames, dark_face) is None
+    assert face_contrast(dark_face) < labels.face_min_contrast
+    dark = labeler.face(_crops(dark_other), _crops(dark_face))
+    assert dark.label is None and dark.score is not None
+
+
+def test_the_label_thresholds_must_be_ordered() -> None:
+    with pytest.raises(ValueError, match="face_real_below"):
+        Config.model_validate({"labels": {"face_real_below": 5.0, "face_fake_above": 4.0}})
+    with pytest.raises(ValueError, match="audio_real_below_db"):
+        Config.model_validate({"labels": {"audio_real_below_db": 2.0, "audio_fake_above_db": 1.0}})
 
 
 def test_audio_difference_ignores_a_codec_delay() -> None:
@@ -60,6 +128,13 @@ def test_audio_difference_ignores_a_codec_delay() -> None:
 
     assert audio_difference_db(features(delayed), features(logmel)) < 0.1
     assert audio_difference_db(features(voice), features(logmel)) > 2.0
+    labeler = ModalityLabeler(Config().labels)
+    assert labeler.audio(features(delayed), features(logmel)).label is False
+    different = labeler.audio(features(voice), features(logmel))
+    assert different.label is True and different.diff_db == audio_difference_db(
+        features(voice), features(logmel)
+    )
+    assert labeler.audio(None, features(logmel)) == AudioVerdict(None)
 
 
 @pytest.mark.parametrize(("crf", "audio_bitrate"), [(30, 32000), (16, 128000)])
@@ -88,7 +163,33 @@ def test_reencoded_original_is_not_labelled_fake(
         assert result.outcomes[1].audio_fake is False
 
 
-def test_a_low_light_reencode_is_unknown_where_it_would_score_as_a_swap(
+def test_a_fake_that_does_not_line_up_with_its_original_has_no_face_score(
+    tiny_corpus: Path, tiny_truth, face_detector, tmp_path: Path
+) -> None:
+    family = next(
+        f for f in load_catalog(str(tiny_corpus)).families()
+        if f.original and not tiny_truth[f.original.filename].tags
+    )  # fmt: skip
+    assert family.original is not None
+    copy = reencode(
+        Path(family.original.url), tmp_path / "half.mp4", crf=23, audio_bitrate=64000, half_size=True
+    )
+    fake = replace(family.original, video_id="half", filename="half.mp4", label="FAKE",
+                   original=family.original.filename, url=str(copy))  # fmt: skip
+    result = FamilyProcessor(Config(), detect_fn(face_detector)).process(
+        Family(family.family_id, family.original, [fake])
+    )
+    halves = [s for s in result.samples if s.video_id == "half"]
+    original = [s for s in result.samples if s.video_id == family.original.video_id]
+    # Its own faces were found (boxes in its own pixels), none compared: unknown, no score.
+    assert halves and all(s.face_fake is None and s.face_diff is None for s in halves)
+    assert max(float(s.boxes_xyxy[:, 2].max()) for s in halves) < 0.75 * max(
+        float(s.boxes_xyxy[:, 2].max()) for s in original
+    )
+    assert result.outcomes[1].audio_fake is False and result.outcomes[1].audio_diff_db is not None
+
+
+def test_a_low_light_face_is_unknown_where_a_swap_would_score_as_codec_noise(
     tiny_corpus: Path, tiny_truth, face_detector, tmp_path: Path
 ) -> None:
     family = next(
@@ -96,18 +197,26 @@ def test_a_low_light_reencode_is_unknown_where_it_would_score_as_a_swap(
         if f.original and "low_light" in tiny_truth[f.original.filename].tags
     )  # fmt: skip
     assert family.original is not None
+    swaps = [f for f in family.fakes if tiny_truth[f.filename].kind in ("face", "both")]
+    assert swaps
     copy = reencode(Path(family.original.url), tmp_path / "copy.mp4", crf=30, audio_bitrate=64000)
     fake = replace(family.original, video_id="copy", filename="copy.mp4", label="FAKE",
                    original=family.original.filename, url=str(copy))  # fmt: skip
-    labels: dict[float, list] = {}
+    labels: dict[float, dict[str, list]] = {}
     for min_contrast in (Config().labels.face_min_contrast, 0.0):
         config = Config.model_validate({"labels": {"face_min_contrast": min_contrast}})
         result = FamilyProcessor(config, detect_fn(face_detector)).process(
-            Family(family.family_id, family.original, [fake])
+            Family(family.family_id, family.original, [fake, *swaps])
         )
-        labels[min_contrast] = [s.face_fake for s in result.samples if s.video_id == "copy"]
-    assert labels[Config().labels.face_min_contrast] and set(labels[Config().labels.face_min_contrast]) == {
-        None
-    }
-    # What the rule prevents: compared anyway, codec noise stretched to full contrast reads as a swap.
-    assert True in labels[0.0]
+        labels[min_contrast] = {}
+        for sample in result.samples:
+            if sample.label == "FAKE":
+                labels[min_contrast].setdefault(sample.video_id, []).append(sample.face_fake)
+                assert sample.face_diff is not None  # the score is kept either way
+    default = labels[Config().labels.face_min_contrast]
+    assert default and all(set(found) == {None} for found in default.values()), default
+    # What the rule prevents: compared anyway, a swap in the dark changes the face hardly more than
+    # the codec changes its surroundings, and would be called clean.
+    unguarded = labels[0.0]
+    assert unguarded["copy"] == [False]
+    assert [label for swap in swaps for label in unguarded[swap.video_id]] == [False] * len(swaps), unguarded

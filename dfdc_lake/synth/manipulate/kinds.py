@@ -1,0 +1,108 @@
+"""The manipulations a set derives from each original: face and audio fakes, and controls.
+
+A control changes nothing a detector should call fake (a re-encode, a lower frame rate or
+resolution, a copy); it tells how much a per-modality measure moves when nothing was manipulated.
+Where a kind comes in strengths, the easy variant comes first.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = ["KINDS", "MANIPULATIONS", "KindTraits", "Manipulation", "select_manipulations"]
+
+
+@dataclass(frozen=True)
+class KindTraits:
+    """What a kind of manipulation changes."""
+
+    face: bool
+    audio: bool
+    control: bool = False
+
+
+KINDS: dict[str, KindTraits] = {
+    "swap": KindTraits(face=True, audio=False),
+    "partial_swap": KindTraits(face=True, audio=False),
+    "smooth": KindTraits(face=True, audio=False),
+    "warp": KindTraits(face=True, audio=False),
+    "voice_swap": KindTraits(face=False, audio=True),
+    "pitch_shift": KindTraits(face=False, audio=True),
+    "band_limited": KindTraits(face=False, audio=True),
+    "swap_and_voice": KindTraits(face=True, audio=True),
+    "reencode": KindTraits(face=False, audio=False, control=True),
+    "fps15": KindTraits(face=False, audio=False, control=True),
+    "quarter_res": KindTraits(face=False, audio=False, control=True),
+    "copy": KindTraits(face=False, audio=False, control=True),
+}
+
+
+@dataclass(frozen=True)
+class Manipulation:
+    """One manipulation of the catalogue: a kind, a variant name (or "") and the kind's parameters."""
+
+    kind: str
+    variant: str = ""
+    params: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise ValueError(f"unknown manipulation kind {self.kind!r}; known: {', '.join(KINDS)}")
+
+    @property
+    def traits(self) -> KindTraits:
+        return KINDS[self.kind]
+
+    @property
+    def swaps_face(self) -> bool:
+        return self.kind in ("swap", "partial_swap", "swap_and_voice")
+
+    @property
+    def swaps_voice(self) -> bool:
+        return self.kind in ("voice_swap", "swap_and_voice")
+
+    def file_name(self, stem: str) -> str:
+        """``<stem>_<kind>[_<variant>].mp4``."""
+        suffix = f"_{self.variant}" if self.variant else ""
+        return f"{stem}_{self.kind}{suffix}.mp4"
+
+
+MANIPULATIONS: tuple[Manipulation, ...] = (
+    Manipulation("swap"),
+    Manipulation("partial_swap", params={"share": 1 / 3}),
+    Manipulation("smooth", "x8", {"factor": 8.0, "blur_px": 2.0}),
+    Manipulation("smooth", "x4", {"factor": 4.0, "blur_px": 1.5}),
+    Manipulation("smooth", "x2", {"factor": 2.0, "blur_px": 0.5}),
+    Manipulation("warp", "strong", {"strength": 0.1}),
+    Manipulation("warp", "mild", {"strength": 0.04}),
+    Manipulation("voice_swap"),
+    Manipulation("pitch_shift", "up4", {"semitones": 4.0}),
+    Manipulation("pitch_shift", "down2", {"semitones": -2.0}),
+    Manipulation("band_limited", params={"low_hz": 300.0, "high_hz": 3400.0, "ratio": 3.0}),
+    Manipulation("swap_and_voice"),
+    Manipulation("reencode", "crf18", {"crf": 18}),
+    Manipulation("reencode", "crf23", {"crf": 23}),
+    Manipulation("reencode", "crf28", {"crf": 28}),
+    Manipulation("reencode", "crf35", {"crf": 35}),
+    Manipulation("fps15", params={"keep_every": 2}),
+    Manipulation("quarter_res", params={"scale": 0.5}),
+    Manipulation("copy"),
+)
+
+
+def select_manipulations(kinds: tuple[str, ...] | list[str] | None) -> list[Manipulation]:
+    """The catalogue's manipulations of the given kinds (all of them for None), in catalogue order.
+
+    Raises:
+        ValueError: a kind is unknown, or none is selected.
+    """
+    if kinds is None:
+        return list(MANIPULATIONS)
+    unknown = sorted(set(kinds) - set(KINDS))
+    if unknown:
+        raise ValueError(f"unknown manipulation kind(s) {unknown}; known: {', '.join(KINDS)}")
+    chosen = [manipulation for manipulation in MANIPULATIONS if manipulation.kind in kinds]
+    if not chosen:
+        raise ValueError("no manipulation kind selected")
+    return chosen
