@@ -1,6 +1,11 @@
 """Ingest throughput on DFDC-shaped clips, side by side with a plain full decode of the same clips.
 
     python bench/ingest.py --videos 12          # 2 families of 1 REAL + 5 FAKEs, 1080p, 10 s each
+    python bench/ingest.py --families 4 --seed 3  # the 62-clip corpus of `synth --families 4 --seed 3`
+
+Besides the walls, it prints each stage's seconds per clip (summed over the chunks' commit records),
+the peak RSS of Ray's worker processes (sampled every 0.5 s) and a projection for all of DFDC from
+the task seconds per clip (marked projected: synthetic clips, CPU only).
 
 The baseline is what any pipeline must at least do: decode every frame of every clip to RGB with decord,
 using the same number of worker processes as Ray has CPUs. The ratio ingest / baseline says what
@@ -17,17 +22,21 @@ import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
+from typing import Any
 
 
 def full_decode(path: str) -> int:
     """Decode every frame of one clip to RGB; returns the frame count."""
     import decord
 
-    reader = decord.VideoReader(path)
-    frames = 0
-    for start in range(0, len(reader), 32):
-        batch = reader.get_batch(list(range(start, min(start + 32, len(reader))))).asnumpy()
-        frames += batch.shape[0]
+    try:  # a hard-case corpus holds broken files: they decode nothing, in the baseline as in ingest
+        reader = decord.VideoReader(path)
+        frames = 0
+        for start in range(0, len(reader), 32):
+            batch = reader.get_batch(list(range(start, min(start + 32, len(reader))))).asnumpy()
+            frames += batch.shape[0]
+    except (RuntimeError, decord.DECORDError):
+        return 0
     return frames
 
 
@@ -35,10 +44,13 @@ def decode_only(path: str) -> int:
     """Decode every frame of one clip with PyAV, no colour conversion: the floor for touching every frame."""
     import av
 
-    with av.open(path) as container:
-        stream = container.streams.video[0]
-        stream.thread_type = "AUTO"
-        return sum(1 for _ in container.decode(stream))
+    try:
+        with av.open(path) as container:
+            stream = container.streams.video[0]
+            stream.thread_type = "AUTO"
+            return sum(1 for _ in container.decode(stream))
+    except (av.FFmpegError, IndexError):  # broken files, or no video stream
+        return 0
 
 
 def timed_pool(func, clips: list[str], workers: int) -> tuple[float, int]:
@@ -48,19 +60,86 @@ def timed_pool(func, clips: list[str], workers: int) -> tuple[float, int]:
     return time.perf_counter() - started, frames
 
 
-def make_corpus(root: Path, videos: int, seed: int) -> list[str]:
+DFDC_CLIPS = 119_154  # 19,154 originals (16.1%) and 100,000 fakes
+
+
+def make_corpus(root: Path, videos: int, seed: int, families: int | None) -> list[str]:
+    """``families`` of the synth default mix (fakes per family as DFDC's), else ``videos // 6`` of 1 + 5."""
     from dfdc_lake.synth.corpus import ensure_corpus
 
     started = time.perf_counter()
-    summary = ensure_corpus(
-        root, parts=1, families=max(1, videos // 6), fakes_per_family=5, seed=seed, profile="dfdc", cases=()
+    shape: dict[str, Any] = (
+        {"families": families}
+        if families
+        else {"families": max(1, videos // 6), "fakes_per_family": 5, "cases": ()}
     )
+    summary = ensure_corpus(root, parts=1, seed=seed, profile="dfdc", **shape)
     if summary is not None:
         print(
             f"generated {summary.videos} dfdc-profile clips in {time.perf_counter() - started:.0f}s",
             flush=True,
         )
     return sorted(str(p) for p in root.glob("dfdc_train_part_*/*.mp4"))
+
+
+class RssSampler:
+    """Peak RSS of Ray's worker processes (``ray::...``), one at a time and all together."""
+
+    def __init__(self, every_s: float = 0.5) -> None:
+        import threading
+
+        self.every_s, self.peak_one, self.peak_all = every_s, 0, 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        import psutil
+
+        while not self._stop.is_set():
+            sizes = []
+            for proc in psutil.process_iter(["cmdline", "memory_info"]):
+                cmdline = proc.info.get("cmdline") or []
+                memory = proc.info.get("memory_info")
+                if cmdline and cmdline[0].startswith("ray::") and memory is not None:
+                    sizes.append(memory.rss)
+            self.peak_one = max([self.peak_one, *sizes])
+            self.peak_all = max(self.peak_all, sum(sizes))
+            self._stop.wait(self.every_s)
+
+    def __enter__(self) -> RssSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def stage_seconds(lake_path: Path) -> dict[str, float]:
+    """Seconds per stage summed over the lake's commit records (``total``: the tasks' own seconds)."""
+    from dfdc_lake.lake.lake import Lake
+
+    totals: dict[str, float] = {}
+    for record in Lake.open(lake_path).commits():
+        for key, seconds in record.timings_s.items():
+            totals[key] = totals.get(key, 0.0) + seconds
+    return totals
+
+
+def print_details(clips: int, stages: dict[str, float], sampler: RssSampler, workers: int) -> None:
+    print("\nseconds per clip by stage (task time, one core per task):")
+    for key in ("read", "decode", "detect", "crops", "audio", "labels", "write", "total"):
+        if key in stages:
+            print(f"  {key:8}{stages[key] / clips:8.2f}")
+    gib = 1024**3
+    print(f"peak RSS of a Ray worker {sampler.peak_one / gib:.2f} GiB; of all of them at once "
+          f"{sampler.peak_all / gib:.2f} GiB ({workers} CPUs)")  # fmt: skip
+    per_clip = stages.get("total", 0.0) / clips
+    core_h = per_clip * DFDC_CLIPS / 3600
+    print(f"projected for DFDC ({DFDC_CLIPS:,} clips; synthetic clips, CPU only, not measured there): "
+          f"{per_clip:.2f} core-s per clip, {core_h:,.0f} core-hours; "
+          f"{core_h / 16:,.0f} h on 16 cores, {core_h / 96:,.1f} h on 96 cores "
+          f"(GPUs would take detection off the cores: not measured here)")  # fmt: skip
 
 
 def main() -> int:
@@ -73,17 +152,18 @@ def main() -> int:
         "--workers", type=int, default=os.cpu_count() or 1, help="decode processes / Ray CPUs"
     )
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--families", type=int, help="families of the synth default mix (overrides --videos)")
     parser.add_argument(
         "--videos-per-chunk",
         type=int,
         default=6,
-        help="chunk size (one family); DFDC-sized runs have many chunks",
+        help="chunk size (one family); DFDC-sized runs have many chunks (0: the config default)",
     )
     args = parser.parse_args()
 
     out = Path(args.out)
-    corpus = out / "corpus-dfdc"
-    clips = make_corpus(corpus, args.videos, args.seed)
+    corpus = out / (f"corpus-dfdc-f{args.families}-s{args.seed}" if args.families else "corpus-dfdc")
+    clips = make_corpus(corpus, args.videos, args.seed, args.families)
 
     baseline_s, frames = timed_pool(full_decode, clips, args.workers)
     floor_s, _ = timed_pool(decode_only, clips, args.workers)
@@ -98,8 +178,10 @@ def main() -> int:
     shutil.rmtree(lake, ignore_errors=True)
     ray.init(address="local", num_cpus=args.workers, logging_level=logging.ERROR)
     started = time.perf_counter()
-    config = Config().with_overrides([f"lake.videos_per_chunk={args.videos_per_chunk}"])
-    report = ingest(str(corpus), Lake.open(lake), config, stream=sys.stderr)
+    chunking = [f"lake.videos_per_chunk={args.videos_per_chunk}"] if args.videos_per_chunk else []
+    config = Config().with_overrides(chunking)
+    with RssSampler() as sampler:
+        report = ingest(str(corpus), Lake.open(lake), config, stream=sys.stderr)
     ingest_s = time.perf_counter() - started
     ray.shutdown()
 
@@ -118,6 +200,7 @@ def main() -> int:
         f"{'ingest, end to end (catalog, Ray)':34}{ingest_s:10.1f}{n / ingest_s * 60:12.1f}{ingest_s / baseline_s:10.2f}"
     )
     print(f"outcomes: {report.outcomes_by_status}; failed chunks: {len(report.failed_chunks)}")
+    print_details(n, stage_seconds(lake), sampler, args.workers)
     return 0 if report.ok else 1
 
 
