@@ -138,17 +138,24 @@ def measure_face_change(root: Path, rows: list[TrackScore], boxes: Boxes) -> Non
 
     truth = read_truth(root)
     part = next(root.glob("dfdc_train_part_*"))
-    for row in rows:
-        if row.track_id is None or not (
-            row.face_changed or (row.kind == "reencode" and row.variant == "crf35")
-        ):
-            continue
-        track = boxes.get((row.original, row.track_id))
+    measured = [
+        row
+        for row in rows
+        if row.track_id is not None
+        and (row.face_changed or (row.kind == "reencode" and row.variant == "crf35"))
+    ]
+    decoded: dict[str, dict[int, np.ndarray]] = {}  # one original's frames at a time, decoded once
+    for row in sorted(measured, key=lambda r: r.original):
+        track = boxes.get((row.original, row.track_id))  # type: ignore[arg-type]  # track_id is set
         if track is None:
             continue
+        if row.original not in decoded:
+            decoded.clear()
+            every = sorted({f for (name, _), frames in boxes.items() if name == row.original for f in frames})
+            decoded[row.original] = _grey_frames(part / row.original, every)
         spans = truth[row.file].frames_changed
         frames = [f for f in track if not spans or any(a <= f < b for a, b in spans)]
-        fake, original = _grey_frames(part / row.file, frames), _grey_frames(part / row.original, frames)
+        fake, original = _grey_frames(part / row.file, frames), decoded[row.original]
         changes = []
         for frame in frames:
             if frame in fake and frame in original:
