@@ -43,6 +43,11 @@ def resolve_device(device: str) -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
+CPU_BATCH = 2  # frames per MTCNN call on a CPU when ``faces.batch_size`` is None
+GPU_BATCH = 16
+_DOWNSCALE_FLOAT_BYTES = 64 << 20  # float32 working buffer of ``downscale_frames``
+
+
 def downscale_frames(frames: np.ndarray, max_side_px: int) -> tuple[np.ndarray, tuple[float, float]]:
     """Shrink frames so the longest side is at most ``max_side_px`` (area averaging).
 
@@ -63,10 +68,16 @@ def downscale_frames(frames: np.ndarray, max_side_px: int) -> tuple[np.ndarray, 
     import torch
     import torch.nn.functional as F
 
+    # A few frames at a time: a whole 1080p segment as float32 would be 4x its bytes (1 GB for 43 frames).
+    step = max(1, _DOWNSCALE_FLOAT_BYTES // (height * width * 3 * 4))
+    small_np = np.empty((len(frames), out_h, out_w, 3), np.uint8)
     with torch.no_grad():
-        tensor = torch.from_numpy(frames).permute(0, 3, 1, 2).float()
-        small = F.interpolate(tensor, size=(out_h, out_w), mode="area")
-        small_np = small.round_().clamp_(0, 255).to(torch.uint8).permute(0, 2, 3, 1).contiguous().numpy()
+        for start in range(0, len(frames), step):
+            tensor = torch.from_numpy(frames[start : start + step]).permute(0, 3, 1, 2).float()
+            small = F.interpolate(tensor, size=(out_h, out_w), mode="area")
+            small_np[start : start + step] = (
+                small.round_().clamp_(0, 255).to(torch.uint8).permute(0, 2, 3, 1).numpy()
+            )
     return small_np, (out_w / width, out_h / height)
 
 
@@ -133,7 +144,7 @@ class FaceDetector:
         if self.config.normalize_exposure:
             small = normalize_exposure(small)
         detections: Detections = []
-        batch = self.config.batch_size
+        batch = self.config.batch_size or (CPU_BATCH if self.device == "cpu" else GPU_BATCH)
         for start in range(0, len(small), batch):
             chunk = small[start : start + batch]
             boxes, probs = self._mtcnn.detect(chunk)

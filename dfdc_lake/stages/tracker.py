@@ -18,7 +18,14 @@ from dfdc_lake.config import FaceConfig
 from dfdc_lake.records import FaceTrack
 from dfdc_lake.stages.faces import Detections
 
-__all__ = ["box_iou", "build_tracks", "face_frame_share", "smooth_boxes"]
+__all__ = [
+    "box_iou",
+    "build_tracks",
+    "detection_positions",
+    "face_frame_share",
+    "fill_between",
+    "smooth_boxes",
+]
 
 MIN_BOX_PX = 2.0  # boxes thinner than this are detector noise
 # A detection that does not overlap a track's last box may still extend it if its center moved at most
@@ -188,3 +195,40 @@ def build_tracks(frame_indices: np.ndarray, detections: Detections, config: Face
         )
         for rank, (positions, boxes, scores) in enumerate(raw)
     ]
+
+
+def detection_positions(num_frames: int, every: int) -> np.ndarray:
+    """Positions of the sampled frames detected on when detecting on every ``every``-th: 0, every, ...
+    and always the last, so a track can reach the end of the frames."""
+    positions = np.arange(0, num_frames, max(1, every), dtype=np.int64)
+    if num_frames and positions[-1] != num_frames - 1:
+        positions = np.append(positions, num_frames - 1)
+    return positions
+
+
+def fill_between(track: FaceTrack, frame_indices: np.ndarray) -> FaceTrack:
+    """``track`` (built on some of the sampled frames) on every sampled frame within its span: boxes
+    linearly interpolated by frame number, score NaN where no detection was made."""
+    frame_indices = np.asarray(frame_indices, dtype=np.int32)
+    first, last = int(track.frame_indices[0]), int(track.frame_indices[-1])
+    within = frame_indices[(frame_indices >= first) & (frame_indices <= last)]
+    if len(within) == len(track.frame_indices):
+        return track
+    seen = track.frame_indices.astype(np.float64)
+    boxes = np.stack([np.interp(within, seen, track.boxes_xyxy[:, k]) for k in range(4)], axis=1)
+    scores = np.full(len(within), np.nan, dtype=np.float32)
+    scores[np.searchsorted(within, track.frame_indices)] = track.scores
+    return FaceTrack(track.track_id, within, boxes.astype(np.float32), scores)
+
+
+def steady(a: tuple[np.ndarray, np.ndarray], b: tuple[np.ndarray, np.ndarray], config: FaceConfig) -> bool:
+    """Detections ``a`` and ``b`` (a few sampled frames apart) show the same faces, each moved so little
+    that its boxes still overlap by ``steady_iou``: the frames between may take interpolated boxes."""
+    boxes_a, _ = _kept(a, config.min_score)
+    boxes_b, _ = _kept(b, config.min_score)
+    if len(boxes_a) != len(boxes_b):
+        return False
+    if not len(boxes_a):
+        return True
+    ious = box_iou(boxes_a, boxes_b)
+    return len(_greedy(-ious, ious >= config.steady_iou)) == len(boxes_a)

@@ -21,14 +21,21 @@ def write_clip(
     video: bool = True,
     audio: bool = True,
     tone_hz: float = 440.0,
+    b_frames: int = 0,
 ) -> Path:
-    """An mp4 with a moving gradient (H.264) and/or a sine tone (AAC, 48 kHz mono)."""
+    """An mp4 with a moving gradient (H.264) and/or a sine tone (AAC, 48 kHz mono).
+
+    ``b_frames``: that many non-reference B-frames between every two reference frames (x264 would
+    otherwise choose none for this gradient).
+    """
     import av
 
     with av.open(str(path), "w", format="mp4") as container:
         if video:
             vstream = container.add_stream("libx264", rate=fps)
             vstream.width, vstream.height, vstream.pix_fmt = width_px, height_px, "yuv420p"
+            if b_frames:
+                vstream.options = {"x264-params": f"bframes={b_frames}:b-adapt=0:b-pyramid=none"}
         if audio:
             astream = container.add_stream("aac", rate=48000)
             astream.layout = "mono"
@@ -36,7 +43,16 @@ def write_clip(
             ramp = np.linspace(0, 255, width_px, dtype=np.float32)[None, :, None]
             for i in range(num_frames):
                 frame = np.broadcast_to((ramp + 8 * i) % 256, (height_px, width_px, 3)).astype(np.uint8)
-                for packet in vstream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):
+                if b_frames:  # x264 puts no B-frames into a gradient alone, nor between frames without pts
+                    frame = frame.copy()
+                    left = (2 * i) % max(1, width_px - height_px // 4)
+                    frame[height_px // 3 : height_px // 3 + height_px // 4, left : left + height_px // 4] = (
+                        200
+                    )
+                picture = av.VideoFrame.from_ndarray(frame, format="rgb24")
+                if b_frames:
+                    picture.pts = i
+                for packet in vstream.encode(picture):
                     container.mux(packet)
             for packet in vstream.encode():
                 container.mux(packet)

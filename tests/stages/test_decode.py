@@ -86,7 +86,7 @@ def test_both_backends_sample_the_same_frames(tmp_path: Path, backend: str) -> N
 
 
 def test_reference_frames_only_takes_the_nearest_decoded_frame(tmp_path: Path) -> None:
-    data = write_clip(tmp_path / "c.mp4", num_frames=60, fps=12).read_bytes()
+    data = write_clip(tmp_path / "c.mp4", num_frames=60, fps=12, b_frames=2).read_bytes()
     nonref = VideoDecoder(DecodeConfig(frame_stride=5)).decode(data)
     every = VideoDecoder(DecodeConfig(frame_stride=1, reference_frames_only=False)).decode(data)
     targets = np.arange(0, 60, 5)
@@ -94,16 +94,42 @@ def test_reference_frames_only_takes_the_nearest_decoded_frame(tmp_path: Path) -
     assert np.all(np.diff(nonref.frame_indices) > 0)
     nearest = np.abs(nonref.frame_indices[:, None] - targets[None, :]).min(axis=1)
     assert nearest.max() <= 2, nonref.frame_indices
+    assert set(nonref.frame_indices.tolist()) != set(targets.tolist())  # B-frames were not decoded
     # each sampled frame is exactly the frame of that number, with its own timestamp
     np.testing.assert_array_equal(nonref.frames, every.frames[nonref.frame_indices])
     np.testing.assert_allclose(nonref.timestamps_s, every.timestamps_s[nonref.frame_indices])
 
 
 def test_wanted_frames_are_decoded_exactly(tmp_path: Path) -> None:
-    data = write_clip(tmp_path / "c.mp4", num_frames=40, fps=12).read_bytes()
+    data = write_clip(tmp_path / "c.mp4", num_frames=40, fps=12, b_frames=2).read_bytes()
     wanted = np.array([1, 7, 13, 33], np.int32)
     video = VideoDecoder(DecodeConfig()).decode(data, wanted=wanted)
     np.testing.assert_array_equal(video.frame_indices, wanted)
+    every = VideoDecoder(DecodeConfig(frame_stride=1, reference_frames_only=False)).decode(data)
+    np.testing.assert_array_equal(video.frames, every.frames[wanted])  # bit for bit
+    np.testing.assert_allclose(video.timestamps_s, every.timestamps_s[wanted])
+
+
+def test_frames_neither_wanted_nor_referenced_are_not_decoded(tmp_path: Path) -> None:
+    import io
+
+    import av
+
+    from dfdc_lake.stages.decode_pyav import _decoded, index_packets
+
+    data = write_clip(tmp_path / "c.mp4", num_frames=40, fps=12, b_frames=3).read_bytes()
+    with av.open(io.BytesIO(data)) as container:
+        index = index_packets(container, container.streams.video[0])
+    counts = {}
+    for name, wanted in (("all", None), ("sparse", {1, 7, 13, 33})):
+        with av.open(io.BytesIO(data)) as container:
+            stream = container.streams.video[0]
+            stream.thread_type = "NONE"  # as stream_frames decodes
+            ranks = [index.rank_of_pts[int(f.pts)] for f in _decoded(container, stream, index, wanted)]
+        counts[name] = len(ranks)
+        assert wanted is None or wanted <= set(ranks)
+    assert counts["all"] == 40
+    assert counts["sparse"] <= 40 - 20  # 30 of its frames are B-frames, 26 of them not wanted
 
 
 @pytest.mark.parametrize("backend", ["pyav", "decord"])

@@ -40,7 +40,8 @@ def _plain_family(root: Path, tiny_truth) -> Family:
 
 
 def test_detection_runs_once_per_family_on_downscaled_frames(tiny_corpus, tiny_truth, face_detector) -> None:
-    config = Config().with_overrides(["faces.detect_max_side_px=320"])  # tiny clips are 480 px wide
+    # tiny clips are 480 px wide; detection on every sampled frame, so the original is one call
+    config = Config().with_overrides(["faces.detect_max_side_px=320", "faces.detect_every=1"])
     recorder = RecordingDetect(face_detector)
     family = _plain_family(tiny_corpus, tiny_truth)
     result = FamilyProcessor(config, recorder).process(family)
@@ -54,11 +55,33 @@ def test_detection_runs_once_per_family_on_downscaled_frames(tiny_corpus, tiny_t
         assert np.mean(np.diag(box_iou(sample.boxes_xyxy, truth)) >= 0.5) >= 0.8
 
 
+def test_detecting_every_other_sampled_frame_keeps_every_frame_tracked(
+    tiny_corpus, tiny_truth, face_detector
+) -> None:
+    family = _plain_family(tiny_corpus, tiny_truth)
+    config = Config().with_overrides(["faces.detect_max_side_px=320", "faces.detect_every=1"])
+    every_frame = FamilyProcessor(config, RecordingDetect(face_detector)).process(family)
+    recorder = RecordingDetect(face_detector)
+    halved = FamilyProcessor(config.with_overrides(["faces.detect_every=2"]), recorder).process(family)
+
+    sampled = len(every_frame.samples[0].frame_indices)
+    first, *refined = [shape[0] for shape in recorder.shapes]
+    assert first == (sampled + 1) // 2 + (sampled % 2 == 0)  # every other frame and the last
+    assert len(refined) <= 1 and first + sum(refined) <= sampled  # then the frames between unsteady ones
+    assert [o.status for o in halved.outcomes] == [o.status for o in every_frame.outcomes]
+    by_id = {s.sample_id: s for s in every_frame.samples}
+    for sample in halved.samples:
+        np.testing.assert_array_equal(sample.frame_indices, by_id[sample.sample_id].frame_indices)
+        truth = tiny_truth[sample.filename].face_boxes_xyxy[0, sample.frame_indices]
+        assert np.mean(np.diag(box_iou(sample.boxes_xyxy, truth)) >= 0.5) >= 0.8
+
+
 def test_fakes_without_their_original_detect_on_themselves(tiny_corpus, tiny_truth, face_detector) -> None:
     family = _plain_family(tiny_corpus, tiny_truth)
     recorder = RecordingDetect(face_detector)
     orphaned = Family(family.family_id, None, family.fakes)
-    result = FamilyProcessor(Config(), recorder).process(orphaned)
+    config = Config().with_overrides(["faces.detect_every=1"])  # one detection call per video
+    result = FamilyProcessor(config, recorder).process(orphaned)
 
     assert len(recorder.shapes) == len(family.fakes)
     assert [o.filename for o in result.outcomes] == [f.filename for f in family.fakes]
@@ -178,7 +201,7 @@ def test_a_long_video_is_processed_in_segments_of_bounded_size(
     track ids say the segment, and the fakes are still cut at their original's frames and labelled."""
     family = _plain_family(tiny_corpus, tiny_truth)
     whole = FamilyProcessor(Config(), detect_fn(face_detector)).process(family)
-    config = Config().with_overrides(["decode.segment_mb=2"])
+    config = Config().with_overrides(["decode.segment_mb=2", "faces.detect_every=1"])
     recorder = RecordingDetect(face_detector)
     result = FamilyProcessor(config, recorder).process(family)
 

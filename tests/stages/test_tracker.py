@@ -5,7 +5,16 @@ from __future__ import annotations
 import numpy as np
 
 from dfdc_lake.config import FaceConfig
-from dfdc_lake.stages.tracker import box_iou, build_tracks, face_frame_share, smooth_boxes
+from dfdc_lake.records import FaceTrack
+from dfdc_lake.stages.tracker import (
+    box_iou,
+    build_tracks,
+    detection_positions,
+    face_frame_share,
+    fill_between,
+    smooth_boxes,
+    steady,
+)
 
 NO_FACE = (np.zeros((0, 4), np.float32), np.zeros(0, np.float32))
 
@@ -91,3 +100,40 @@ def test_neighbours_are_not_merged_by_the_shift_rule() -> None:
     np.testing.assert_allclose(tracks[0].boxes_xyxy[:, 0], [0, 0, 0, 0])  # frame 2 gap-filled, not stolen
     np.testing.assert_allclose(tracks[1].boxes_xyxy[:, 0], [100, 100, 100, 100])
     assert np.isnan(tracks[0].scores[2])
+
+
+def test_detection_positions_take_every_kth_and_the_last() -> None:
+    np.testing.assert_array_equal(detection_positions(7, 1), np.arange(7))
+    np.testing.assert_array_equal(detection_positions(7, 2), [0, 2, 4, 6])
+    np.testing.assert_array_equal(detection_positions(8, 3), [0, 3, 6, 7])
+    np.testing.assert_array_equal(detection_positions(1, 3), [0])
+    assert len(detection_positions(0, 2)) == 0
+
+
+def test_fill_between_interpolates_boxes_by_frame_number_within_the_span() -> None:
+    track = FaceTrack(
+        3,
+        np.array([10, 30, 50], np.int32),
+        np.array([[0, 0, 10, 10], [20, 0, 30, 10], [20, 40, 30, 50]], np.float32),
+        np.array([0.9, 0.8, 0.95], np.float32),
+    )
+    sampled = np.arange(0, 70, 10, dtype=np.int32)  # 0 and 60 lie outside the track's span
+    filled = fill_between(track, sampled)
+    assert filled.track_id == 3
+    np.testing.assert_array_equal(filled.frame_indices, [10, 20, 30, 40, 50])
+    np.testing.assert_allclose(filled.boxes_xyxy[1], [10, 0, 20, 10])
+    np.testing.assert_allclose(filled.boxes_xyxy[3], [20, 20, 30, 30])
+    np.testing.assert_allclose(filled.scores[[0, 2, 4]], [0.9, 0.8, 0.95])
+    assert np.isnan(filled.scores[[1, 3]]).all()
+    assert fill_between(filled, sampled) is filled  # nothing left to fill
+
+
+def test_steady_needs_the_same_faces_barely_moved() -> None:
+    config = _config(steady_iou=0.6)
+    face = (0, 0, 10, 10)
+    assert steady(_det(face), _det((1, 0, 11, 10)), config)  # IoU 0.82
+    assert not steady(_det(face), _det((5, 0, 15, 10)), config)  # IoU 0.33: moved too far
+    assert not steady(_det(face), _det(face, (50, 50, 60, 60)), config)  # a face came in
+    assert steady(NO_FACE, NO_FACE, config)
+    weak = (np.array([face, (50, 50, 60, 60)], np.float32), np.array([0.99, 0.3], np.float32))
+    assert steady(_det(face), weak, config)  # a detection below min_score is not a face
