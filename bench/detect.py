@@ -160,7 +160,10 @@ def decode_all(path: Path) -> list[Any]:
 
 def print_table(title: str, variants: list[Variant], tags: list[str]) -> None:
     print(f"\n{title}")
-    head = f"{'variant':26}" + "".join(f"{t:>13}" for t in tags) + f"{'extra boxes':>13}{'CPU s/clip':>12}"
+    width = max(len(v.name) for v in variants) + 2
+    head = (
+        f"{'variant':{width}}" + "".join(f"{t:>13}" for t in tags) + f"{'extra boxes':>13}{'CPU s/clip':>12}"
+    )
     print(head)
     for variant in variants:
         cells = []
@@ -169,7 +172,7 @@ def print_table(title: str, variants: list[Variant], tags: list[str]) -> None:
             cells.append(f"{score.recall:13.1%}" if score and score.faces else f"{'-':>13}")
         total = variant.totals["all"]
         per_clip = total.cpu_s / total.clips if total.clips else float("nan")
-        print(f"{variant.name:26}" + "".join(cells) + f"{total.extra:13d}{per_clip:12.2f}")
+        print(f"{variant.name:{width}}" + "".join(cells) + f"{total.extra:13d}{per_clip:12.2f}")
 
 
 def main() -> int:
