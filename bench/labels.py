@@ -53,6 +53,7 @@ class TrackScore:
     face_contrast: float | None
     audio_diff_db: float | None
     face_change: float | None = None  # grey levels inside the boxes at full resolution (changed frames)
+    face_detail_kept: float | None = None
 
 
 def _state(label: bool | None) -> str:
@@ -114,6 +115,7 @@ def score_set(root: Path) -> tuple[list[TrackScore], Boxes]:
                         track_id=None if sample is None else sample.track_id,
                         face_diff=None if sample is None else sample.face_diff,
                         face_contrast=None if sample is None else sample.face_contrast,
+                        face_detail_kept=None if sample is None else sample.face_detail_kept,
                         audio_diff_db=outcome.audio_diff_db,
                     )
                 )
@@ -174,7 +176,8 @@ def fit_thresholds(rows: list[TrackScore], crf35: dict[str, float]) -> dict[str,
     ``*_real_below`` sits ``CLEAN_MARGIN`` above the highest score of an unchanged modality (controls,
     and the other modality's fakes), but below every manipulation that must not be false (a face
     changed more than the CRF 35 re-encode changed it; any audio manipulation); ``*_fake_above`` sits
-    ``FAKE_MARGIN`` above that highest unchanged score. Between them: unknown.
+    ``FAKE_MARGIN`` above that highest unchanged score. Between them: unknown. ``face_detail_kept`` falls
+    with a manipulation, so its thresholds sit those margins below the lowest unchanged value.
     """
     face_clean = [r.face_diff for r in rows if r.face_diff is not None and not r.face_changed]
     face_strong = [
@@ -191,9 +194,15 @@ def fit_thresholds(rows: list[TrackScore], crf35: dict[str, float]) -> dict[str,
 
     face_below, face_above = fitted(face_clean, face_strong)
     audio_below, audio_above = fitted(audio_clean, audio_fake)
+    # face_detail_kept falls for a manipulation: the same margins, below the lowest unchanged value.
+    kept_clean = [r.face_detail_kept for r in rows if r.face_detail_kept is not None and not r.face_changed]
+    detail_above = round(min(kept_clean) / CLEAN_MARGIN, 2)
+    detail_below = round(min(kept_clean) / FAKE_MARGIN, 2)
     return {
         "face_fake_above": face_above,
         "face_real_below": face_below,
+        "face_detail_fake_below": detail_below,
+        "face_detail_real_above": detail_above,
         "audio_fake_above_db": audio_above,
         "audio_real_below_db": audio_below,
     }
@@ -209,7 +218,7 @@ def relabel(rows: list[TrackScore], thresholds: dict[str, float]) -> list[tuple[
     for row in rows:
         face = None
         if row.face_diff is not None and row.face_contrast is not None:
-            face = face_label(row.face_diff, row.face_contrast, config)
+            face = face_label(row.face_diff, row.face_contrast, config, row.face_detail_kept)
         audio = None if row.audio_diff_db is None else audio_label(row.audio_diff_db, config)
         out.append((row, _state(face), _state(audio)))
     return out
@@ -368,6 +377,8 @@ def main() -> int:
     for row in sorted(rows, key=lambda r: (r.kind, r.variant, r.file)):
         change = "" if row.face_change is None else f" change={row.face_change:.2f}"
         face = "-" if row.face_diff is None else f"{row.face_diff:.2f}"
+        if row.face_detail_kept is not None:
+            face += f" kept={row.face_detail_kept:.2f}"
         audio = "-" if row.audio_diff_db is None else f"{row.audio_diff_db:.2f}"
         print(f"  {row.split:9s} {row.file:40s} t{row.track_id} face={face} audio={audio}{change}")
     for name, thresholds in (

@@ -127,6 +127,15 @@ class LabelConfig(_Section):
         description="Grey-level spread (median std of the original's grey crops) below which face_fake "
         "is unknown: in a face this dark or flat a swap changes a few grey levels and scores like a re-encode.",
     )
+    face_detail_fake_below: float = Field(
+        0.8,
+        gt=0.0,
+        description="face_detail_kept (the share of the original face's finest detail the fake kept, "
+        "relative to its margin's) below which a track is face_fake whatever face_diff says.",
+    )
+    face_detail_real_above: float = Field(
+        0.85, gt=0.0, description="face_detail_kept below which a track is at least unknown, never false."
+    )
     audio_fake_above_db: float = Field(
         0.8,
         gt=0.0,
@@ -141,6 +150,8 @@ class LabelConfig(_Section):
     def _bands_ordered(self) -> LabelConfig:
         if self.face_real_below > self.face_fake_above:
             raise ValueError("labels.face_real_below must not exceed labels.face_fake_above")
+        if self.face_detail_fake_below > self.face_detail_real_above:
+            raise ValueError("labels.face_detail_fake_below must not exceed labels.face_detail_real_above")
         if self.audio_real_below_db > self.audio_fake_above_db:
             raise ValueError("labels.audio_real_below_db must not exceed labels.audio_fake_above_db")
         return self

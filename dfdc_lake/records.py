@@ -127,7 +127,7 @@ class Outcome:
 
 @dataclass
 class Sample:
-    """One (video, face track): the unit the lake stores and training reads. See schemas/sample_v2.json."""
+    """One (video, face track): the unit the lake stores and training reads. See schemas/sample_v3.json."""
 
     sample_id: str  # f"{video_id}-t{track_id}"
     video_id: str
@@ -155,6 +155,7 @@ class Sample:
     face_diff_per_frame: np.ndarray | None = None
     face_contrast: float | None = None  # grey-level spread of the original's crops of the track
     audio_diff_db: float | None = None
+    face_detail_kept: float | None = None  # share of the original face's fine detail the fake kept
 
     @property
     def is_fake(self) -> bool:

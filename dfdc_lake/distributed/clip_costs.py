@@ -19,7 +19,8 @@ from typing import Any
 
 from dfdc_lake.config import Config
 from dfdc_lake.records import Family, Sample, VideoEntry
-from dfdc_lake.source.storage import read_bytes
+from dfdc_lake.source.storage import read_clip
+from dfdc_lake.stages.clip import ClipData
 
 __all__ = [
     "MAX_SAMPLE_PASSES",
@@ -83,7 +84,7 @@ class _VideoClock:
     reading, which waits rather than computes (S3), counts in wall time.
     """
 
-    def __init__(self, read: Callable[[str], bytes]) -> None:
+    def __init__(self, read: Callable[[str], ClipData]) -> None:
         self._read = read
         self.marks: list[float] = []
         self.detect_s: list[float] = []
@@ -94,7 +95,7 @@ class _VideoClock:
     def now() -> float:
         return time.process_time()
 
-    def read(self, url: str) -> bytes:
+    def read(self, url: str) -> ClipData:
         self.marks.append(self.now())
         self.detect_s.append(0.0)
         started, cpu = time.perf_counter(), self.now()
@@ -260,7 +261,7 @@ def measure_clip_costs(families: Sequence[Family], config: Config, sample_famili
     started = time.perf_counter()
     with _torch_threads(max(1, int(config.ray.cpus_per_decoder))):
         detect = _as_in_ingest(detect_fn(FaceDetector(config.faces)), config)  # loads MTCNN
-        clock = _VideoClock(read_bytes)
+        clock = _VideoClock(read_clip)  # as ingest reads: a local file from disk
         processor = FamilyProcessor(config, clock.timed(detect), read=clock.read)
         _warm_up(processor, picked[0])
         clock.take(0)

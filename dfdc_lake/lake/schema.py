@@ -26,8 +26,8 @@ __all__ = [
     "with_current_columns",
 ]
 
-SCHEMA_VERSION = 2
-KNOWN_SCHEMA_VERSIONS = (1, 2)
+SCHEMA_VERSION = 3
+KNOWN_SCHEMA_VERSIONS = (1, 2, 3)
 
 _SCALARS: dict[str, pa.DataType] = {
     "string": pa.string(),
@@ -81,7 +81,8 @@ def projected_schema(columns: list[str] | None) -> pa.Schema:
 def with_current_columns(batch: pa.RecordBatch, columns: list[str] | None = None) -> pa.RecordBatch:
     """``batch``, read from a shard of any known version, as ``columns`` of the current schema in order.
 
-    A column the shard's version lacks (version 1 has no score columns) comes back all null.
+    A column the shard's version lacks (version 1 has no score columns, version 2 no
+    ``face_detail_kept``) comes back all null.
     """
     schema = projected_schema(columns)
     if batch.schema.names == schema.names:
@@ -133,4 +134,5 @@ def sample_to_row(sample: Sample) -> dict[str, Any]:
         else np.asarray(sample.face_diff_per_frame, dtype=np.float32).tolist(),
         "face_contrast": sample.face_contrast,
         "audio_diff_db": sample.audio_diff_db,
+        "face_detail_kept": sample.face_detail_kept,
     }

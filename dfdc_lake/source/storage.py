@@ -13,6 +13,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, TypeVar
 
 from fsspec import AbstractFileSystem
@@ -26,6 +27,7 @@ __all__ = [
     "list_dir",
     "list_zip_dir",
     "read_bytes",
+    "read_clip",
     "split_zip_url",
     "zip_member_url",
 ]
@@ -139,6 +141,26 @@ def read_bytes(url: str, policy: RetryPolicy | None = None) -> bytes:
         return fs.cat_file(path)
 
     return call_with_retry(read, f"read {url}", policy)
+
+
+def read_clip(url: str, policy: RetryPolicy | None = None) -> bytes | Path:
+    """A video to decode: a local file's ``Path`` (decoded from disk, so a long clip is never held
+    whole), else the bytes of an object or zip member (``read_bytes``).
+
+    Raises:
+        FileNotFoundError: the file, object or member does not exist.
+        StorageError: a transient error persisted through every retry.
+    """
+    if split_zip_url(url) is None:
+        from fsspec.implementations.local import LocalFileSystem
+
+        fs, path = _url_to_fs(url)
+        if isinstance(fs, LocalFileSystem):
+            local = Path(path)
+            if not local.is_file():
+                raise FileNotFoundError(path)
+            return local
+    return read_bytes(url, policy)
 
 
 def _entry(info: dict[str, Any], url: str) -> ListedFile:

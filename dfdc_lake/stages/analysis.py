@@ -23,10 +23,10 @@ from dfdc_lake.config import Config
 from dfdc_lake.errors import VideoDecodeError
 from dfdc_lake.records import AudioFeatures, FaceTrack, Outcome, OutcomeStatus, Sample, VideoEntry, VideoInfo
 from dfdc_lake.stages.audio import LogMelExtractor
+from dfdc_lake.stages.clip import ClipData
 from dfdc_lake.stages.crops import FaceCropper, TrackCrops, merge_track_crops
 from dfdc_lake.stages.decode import (
     DecodedVideo,
-    EmptyFileError,
     StreamProbe,
     VideoDecoder,
     probe_streams,
@@ -111,6 +111,7 @@ class Findings:
                 face_diff_per_frame=self.face_verdicts[track_id].per_frame,
                 face_contrast=self.face_verdicts[track_id].contrast,
                 audio_diff_db=self.audio_verdict.diff_db,
+                face_detail_kept=self.face_verdicts[track_id].detail_kept,
             )
             for track_id, crops in self.crops.items()
         ]
@@ -203,7 +204,7 @@ class VideoAnalyzer:
         self,
         family_id: str,
         entry: VideoEntry,
-        data: bytes,
+        data: ClipData,
         reference: Reference | None,
         timings: StageTimings,
         labels_known: bool = True,
@@ -213,14 +214,12 @@ class VideoAnalyzer:
         Args:
             family_id: the family's id.
             entry: the video's catalog entry.
-            data: its bytes.
+            data: its bytes, or its local file (decoded from disk).
             reference: the original's tracks, crops and audio (None: detect on this clip, labels unknown).
             timings: accumulates seconds per stage.
             labels_known: False for raw videos without metadata (face_fake / audio_fake become None).
         """
-        if not data:
-            raise EmptyFileError("the file is empty (0 bytes)")
-        probe = probe_streams(data)
+        probe = probe_streams(data)  # raises EmptyFileError for an empty file
         # Audio first: its decode buffers are freed before the frames' segments take their memory.
         with timings("audio"):
             audio = self.audio.extract(data, probe.has_audio)
@@ -245,7 +244,7 @@ class VideoAnalyzer:
         return samples, findings.outcome(family_id, entry), new_reference
 
     def _scan(
-        self, data: bytes, reference: Reference | None, timings: StageTimings, probe: StreamProbe
+        self, data: ClipData, reference: Reference | None, timings: StageTimings, probe: StreamProbe
     ) -> _Scan:
         """Decode segment by segment; per segment find (or take the original's) tracks and crop them."""
         wanted = None if reference is None else reference.frame_indices

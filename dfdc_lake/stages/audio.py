@@ -7,7 +7,6 @@ false), which is data, not an error.
 
 from __future__ import annotations
 
-import io
 import logging
 from dataclasses import dataclass, field
 from typing import Any
@@ -16,6 +15,7 @@ import numpy as np
 
 from dfdc_lake.config import AudioConfig
 from dfdc_lake.records import AudioFeatures
+from dfdc_lake.stages.clip import ClipData, open_clip
 
 __all__ = ["TOP_DB", "LogMelExtractor"]
 
@@ -46,7 +46,7 @@ class LogMelExtractor:
             power=2.0,
         )
 
-    def decode(self, data: bytes) -> np.ndarray | None:
+    def decode(self, data: ClipData) -> np.ndarray | None:
         """Mono float32 samples at ``sample_rate_hz``; None when the clip has no decodable audio.
 
         Streamed through PyAV's resampler frame by frame, so only the resampled mono samples are held
@@ -56,7 +56,7 @@ class LogMelExtractor:
 
         chunks: list[np.ndarray] = []
         try:
-            with av.open(io.BytesIO(data), mode="r") as container:
+            with av.open(open_clip(data), mode="r") as container:
                 if not container.streams.audio:
                     return None
                 stream = container.streams.audio[0]
@@ -87,11 +87,11 @@ class LogMelExtractor:
             hop_s=self.config.hop_length / self.config.sample_rate_hz,
         )
 
-    def extract(self, data: bytes, has_audio: bool = True) -> AudioFeatures | None:
+    def extract(self, data: ClipData, has_audio: bool = True) -> AudioFeatures | None:
         """Log-mel features of a clip, or None when it has no (decodable) audio stream.
 
         Args:
-            data: the clip's bytes.
+            data: the clip's bytes or local file.
             has_audio: False when a probe already found no audio stream (skips decoding).
         """
         if not has_audio:

@@ -1,14 +1,15 @@
 """Cut each track's face out of the sampled frames: margin, clip to the frame, downscale, JPEG.
 
 Besides the JPEG bytes that go to the lake, each crop is kept as a greyscale thumbnail
-(``LABEL_THUMB_PX`` square, taken before JPEG encoding) with the face box's place in it, so a fake's
-crops can be compared with its original's to label the face modality (``stages/labels.py``).
+(``LABEL_THUMB_PX`` square, taken before JPEG encoding) with the face box's place in it, and the
+energy of its finest detail at full resolution inside the face and in the margin around it, so a
+fake's crops can be compared with its original's to label the face modality (``stages/labels.py``).
 """
 
 from __future__ import annotations
 
 import io
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from PIL import Image
@@ -16,9 +17,18 @@ from PIL import Image
 from dfdc_lake.config import CropConfig
 from dfdc_lake.records import FaceTrack
 
-__all__ = ["LABEL_THUMB_PX", "FaceCropper", "TrackCrops", "crop_window", "merge_track_crops"]
+__all__ = [
+    "LABEL_THUMB_PX",
+    "FaceCropper",
+    "TrackCrops",
+    "crop_window",
+    "face_regions",
+    "fine_detail_energy",
+    "merge_track_crops",
+]
 
 LABEL_THUMB_PX = 256
+RING_GAP = 0.1  # the margin region starts this share of the box size outside the box
 
 
 @dataclass
@@ -32,6 +42,42 @@ class TrackCrops:
     thumbs: np.ndarray  # uint8 [K, LABEL_THUMB_PX, LABEL_THUMB_PX] greyscale
     # float32 [K, 4]: the face box (before the margin) inside each thumbnail, as shares of its side.
     inner_xyxy: np.ndarray
+    # float32 [K, 2]: mean squared fine detail of the full-resolution crop in the face and in the margin
+    # (``fine_detail_energy``); empty when not measured.
+    detail: np.ndarray = field(default_factory=lambda: np.zeros((0, 2), np.float32))
+
+
+def face_regions(inner_xyxy: np.ndarray, height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
+    """Boolean [height, width] masks of a crop's face (the ellipse in the box) and its margin (outside
+    the box grown by ``RING_GAP``); ``inner_xyxy`` is the box as shares of the crop's width and height."""
+    x1, x2 = (float(v) * width for v in inner_xyxy[0::2])
+    y1, y2 = (float(v) * height for v in inner_xyxy[1::2])
+    xs = np.arange(width, dtype=np.float32) + 0.5
+    ys = np.arange(height, dtype=np.float32) + 0.5
+    cx, cy, rx, ry = (x1 + x2) / 2, (y1 + y2) / 2, max((x2 - x1) / 2, 1.0), max((y2 - y1) / 2, 1.0)
+    face = ((xs[None, :] - cx) / rx) ** 2 + ((ys[:, None] - cy) / ry) ** 2 <= 1.0
+    gap_x, gap_y = RING_GAP * 2 * rx, RING_GAP * 2 * ry
+    inside_x = (xs >= x1 - gap_x) & (xs <= x2 + gap_x)
+    inside_y = (ys >= y1 - gap_y) & (ys <= y2 + gap_y)
+    return face, ~(inside_y[:, None] & inside_x[None, :])
+
+
+def fine_detail_energy(grey: np.ndarray, inner_xyxy: np.ndarray) -> tuple[float, float]:
+    """Mean squared difference of each pixel from a 3x3 binomial blur of itself (the image's finest
+    detail, which a face re-rendered from a lower resolution lacks), inside the face and in the margin
+    (NaN for a region with no pixel)."""
+    image = grey.astype(np.float32)
+    if min(image.shape) < 3:
+        return float("nan"), float("nan")
+    rows = image[:, :-2] + 2 * image[:, 1:-1] + image[:, 2:]
+    blurred = (rows[:-2] + 2 * rows[1:-1] + rows[2:]) / 16.0
+    energy = (image[1:-1, 1:-1] - blurred) ** 2
+    face, ring = face_regions(inner_xyxy, *image.shape)
+    face, ring = face[1:-1, 1:-1], ring[1:-1, 1:-1]
+    return (
+        float(energy[face].mean()) if face.any() else float("nan"),
+        float(energy[ring].mean()) if ring.any() else float("nan"),
+    )
 
 
 def crop_window(
@@ -65,18 +111,22 @@ class FaceCropper:
 
     config: CropConfig
 
-    def _encode(self, crop: np.ndarray) -> tuple[bytes, np.ndarray]:
+    def _encode(
+        self, crop: np.ndarray, inner_xyxy: list[float]
+    ) -> tuple[bytes, np.ndarray, tuple[float, float]]:
         image = Image.fromarray(crop)
-        # The thumbnail comes from the full-resolution crop: fine detail a smoothed face lost is
-        # still there to compare, whatever size the lake's JPEG is.
-        thumb = image.convert("L").resize((LABEL_THUMB_PX, LABEL_THUMB_PX), Image.Resampling.BILINEAR)
+        # The thumbnail and the fine detail come from the full-resolution crop: detail a smoothed face
+        # lost is still there to compare, whatever size the lake's JPEG is.
+        grey = image.convert("L")
+        detail = fine_detail_energy(np.asarray(grey), np.asarray(inner_xyxy))
+        thumb = grey.resize((LABEL_THUMB_PX, LABEL_THUMB_PX), Image.Resampling.BILINEAR)
         factor = self.config.max_side_px / max(image.size)
         if factor < 1.0:
             size = (max(1, round(image.width * factor)), max(1, round(image.height * factor)))
             image = image.resize(size, Image.Resampling.BILINEAR)
         buffer = io.BytesIO()
         image.save(buffer, format="JPEG", quality=self.config.jpeg_quality)
-        return buffer.getvalue(), np.asarray(thumb, dtype=np.uint8)
+        return buffer.getvalue(), np.asarray(thumb, dtype=np.uint8), detail
 
     def crop_track(self, frames: np.ndarray, frame_indices: np.ndarray, track: FaceTrack) -> TrackCrops:
         """Crop ``track`` from ``frames``.
@@ -97,13 +147,16 @@ class FaceCropper:
         )
         height, width = frames.shape[1:3]
         jpegs, thumbs = [], []
-        inner = []
+        inner, details = [], []
         for position, box in zip(positions[present], track.boxes_xyxy[present], strict=True):
             left, top, right, bottom = crop_window(box, self.config.margin, width, height)
-            jpeg, thumb = self._encode(np.ascontiguousarray(frames[position, top:bottom, left:right]))
+            inner.append(_inner_box(box, left, top, right, bottom))
+            jpeg, thumb, detail = self._encode(
+                np.ascontiguousarray(frames[position, top:bottom, left:right]), inner[-1]
+            )
             jpegs.append(jpeg)
             thumbs.append(thumb)
-            inner.append(_inner_box(box, left, top, right, bottom))
+            details.append(detail)
         empty = np.zeros((0, LABEL_THUMB_PX, LABEL_THUMB_PX), np.uint8)
         return TrackCrops(
             frame_indices=track.frame_indices[present].astype(np.int32),
@@ -112,6 +165,7 @@ class FaceCropper:
             jpeg=jpegs,
             thumbs=np.stack(thumbs) if thumbs else empty,
             inner_xyxy=np.asarray(inner, np.float32).reshape(-1, 4),
+            detail=np.asarray(details, np.float32).reshape(-1, 2),
         )
 
 
@@ -126,4 +180,5 @@ def merge_track_crops(parts: list[TrackCrops]) -> TrackCrops:
         jpeg=[jpeg for p in parts for jpeg in p.jpeg],
         thumbs=np.concatenate([p.thumbs for p in parts]),
         inner_xyxy=np.concatenate([p.inner_xyxy for p in parts]),
+        detail=np.concatenate([p.detail for p in parts]),
     )

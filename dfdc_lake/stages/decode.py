@@ -1,4 +1,4 @@
-"""Decode the sampled frames of a clip from memory.
+"""Decode the sampled frames of a clip from memory or a local file.
 
 The container is probed first with PyAV (headers only), so an empty file, a file without a video
 stream, and a file that is not a container at all get distinct reasons. Frames are then decoded by
@@ -10,7 +10,6 @@ does not grow with the length of a video.
 
 from __future__ import annotations
 
-import io
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ import numpy as np
 from dfdc_lake.config import DecodeConfig
 from dfdc_lake.errors import VideoDecodeError
 from dfdc_lake.records import VideoInfo
+from dfdc_lake.stages.clip import ClipData, clip_size, open_clip
 
 __all__ = [
     "DecodedVideo",
@@ -74,19 +74,19 @@ class DecodedVideo:
     timestamps_s: np.ndarray
 
 
-def probe_streams(data: bytes) -> StreamProbe:
+def probe_streams(data: ClipData) -> StreamProbe:
     """Which streams the container holds (reads headers only).
 
     Raises:
         EmptyFileError: ``data`` is empty.
         VideoDecodeError: ``data`` is not a readable media container.
     """
-    if not data:
+    if not clip_size(data):
         raise EmptyFileError("the file is empty (0 bytes)")
     import av
 
     try:
-        with av.open(io.BytesIO(data), mode="r") as container:
+        with av.open(open_clip(data), mode="r") as container:
             videos = container.streams.video
             if not videos:
                 return StreamProbe(has_video=False, has_audio=bool(container.streams.audio))
@@ -128,7 +128,7 @@ class VideoDecoder:
     config: DecodeConfig
 
     def decode(
-        self, data: bytes, wanted: np.ndarray | None = None, probe: StreamProbe | None = None
+        self, data: ClipData, wanted: np.ndarray | None = None, probe: StreamProbe | None = None
     ) -> DecodedVideo:
         """All sampled frames at once (short clips, tests, ``predict``); see :meth:`segments`."""
         parts = list(self.segments(data, wanted, segment_frames=1 << 30, probe=probe))
@@ -145,7 +145,7 @@ class VideoDecoder:
 
     def segments(
         self,
-        data: bytes,
+        data: ClipData,
         wanted: np.ndarray | None = None,
         segment_frames: int | None = None,
         probe: StreamProbe | None = None,
@@ -153,7 +153,7 @@ class VideoDecoder:
         """Probe the container, then yield the sampled frames segment by segment (at least one).
 
         Args:
-            data: the clip's bytes.
+            data: the clip's bytes or local file.
             wanted: exact frame numbers to decode (a fake at its original's frames); None samples every
                 ``frame_stride``-th frame (with PyAV and ``reference_frames_only``, the nearest
                 reference frame to each).
@@ -183,7 +183,7 @@ class VideoDecoder:
         return segment_frames if segment_frames is not None else segment_frames_for(info, self.config)
 
     def _pyav(
-        self, data: bytes, wanted: np.ndarray | None, segment_frames: int | None
+        self, data: ClipData, wanted: np.ndarray | None, segment_frames: int | None
     ) -> Iterator[tuple[VideoInfo, np.ndarray, np.ndarray, np.ndarray]]:
         from dfdc_lake.stages.decode_pyav import stream_frames
 
@@ -199,12 +199,12 @@ class VideoDecoder:
             yield info, indices, frames, timestamps
 
     def _decord(
-        self, data: bytes, wanted: np.ndarray | None, segment_frames: int | None
+        self, data: ClipData, wanted: np.ndarray | None, segment_frames: int | None
     ) -> Iterator[tuple[VideoInfo, np.ndarray, np.ndarray, np.ndarray]]:
         import decord
 
         try:
-            reader = decord.VideoReader(io.BytesIO(data), ctx=decord.cpu(0))
+            reader = decord.VideoReader(open_clip(data), ctx=decord.cpu(0))
             num_frames = len(reader)
             indices = sample_frame_indices(num_frames, self.config) if wanted is None else wanted
             indices = np.asarray(indices, np.int32)[np.asarray(indices) < num_frames]

@@ -17,7 +17,6 @@ with the length of the clip.
 
 from __future__ import annotations
 
-import io
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -26,6 +25,7 @@ import numpy as np
 
 from dfdc_lake.errors import VideoDecodeError
 from dfdc_lake.records import VideoInfo
+from dfdc_lake.stages.clip import ClipData, open_clip
 
 __all__ = ["PacketIndex", "stream_frames"]
 
@@ -124,7 +124,7 @@ def _picked(
 
 
 def stream_frames(
-    data: bytes,
+    data: ClipData,
     targets: np.ndarray | None,
     *,
     stride: int,
@@ -135,7 +135,7 @@ def stream_frames(
     """The clip's info and its sampled frames, segment by segment.
 
     Args:
-        data: the clip's bytes.
+        data: the clip's bytes or local file.
         targets: exact frame numbers to decode (None: every ``stride``-th, capped at ``max_frames``).
         stride: distance between sampled frames.
         max_frames: cap on sampled frames (None: all).
@@ -149,10 +149,10 @@ def stream_frames(
     import av
 
     try:
-        with av.open(io.BytesIO(data), mode="r") as indexing:
+        with av.open(open_clip(data), mode="r") as indexing:
             index = index_packets(indexing, indexing.streams.video[0])
         # A second, fresh demuxer for decoding: cheaper than seeking the first one back (measured).
-        container = av.open(io.BytesIO(data), mode="r")
+        container = av.open(open_clip(data), mode="r")
     except av.FFmpegError as err:
         raise VideoDecodeError(f"demuxing failed: {err}") from None
     stream = container.streams.video[0]

@@ -20,8 +20,9 @@ from dataclasses import dataclass, field
 from dfdc_lake.config import Config
 from dfdc_lake.errors import StorageError, VideoDecodeError
 from dfdc_lake.records import Family, Outcome, OutcomeStatus, Sample, VideoEntry, video_id_of
-from dfdc_lake.source.storage import read_bytes
+from dfdc_lake.source.storage import read_clip
 from dfdc_lake.stages.analysis import TIMING_KEYS, Reference, StageTimings, VideoAnalyzer
+from dfdc_lake.stages.clip import ClipData
 from dfdc_lake.stages.decode import EmptyFileError, NoVideoStreamError
 from dfdc_lake.stages.faces import DetectFn
 
@@ -61,12 +62,13 @@ class FamilyProcessor:
             most ``faces.detect_max_side_px``, uint8 ``[T, h, w, 3]``) and returns boxes in the pixels of
             those frames; the processor maps them back to source pixels. ``faces.detect_fn(FaceDetector())``
             builds one in-process; the Ray layer passes a call to a detection actor.
-        read: fetches a video's bytes by URL (``storage.read_bytes``: local, s3://, zip members; retried).
+        read: fetches a video by URL: its bytes, or a local file's ``Path`` (``storage.read_clip``: a local
+            file is decoded from disk; s3:// objects and zip members are read whole, with retries).
     """
 
     config: Config
     detect: DetectFn
-    read: Callable[[str], bytes] = read_bytes
+    read: Callable[[str], ClipData] = read_clip
     analyzer: VideoAnalyzer = field(init=False, repr=False)
     _ready: bool = field(default=False, init=False, repr=False)
 
@@ -132,7 +134,7 @@ class FamilyProcessor:
         entry: VideoEntry,
         reference: Reference | None,
         timings: StageTimings,
-        data: bytes | None = None,
+        data: ClipData | None = None,
         labels_known: bool = True,
     ) -> tuple[list[Sample], Outcome, Reference | None]:
         try:

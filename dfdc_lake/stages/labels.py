@@ -15,7 +15,11 @@ when the original is absent, or when the evidence cannot be had.
   quarter of blocks, so a local warp of the mouth or eyes counts. The track's score is a high
   quantile over its crops, so a swap on a third of the frames still counts. A face whose original
   crops are too dark or flat (``face_min_contrast``) is unknown: a swap there changes a few grey
-  levels and scores like a re-encode.
+  levels and scores like a re-encode. A second score, ``face_detail_kept``, catches what keeps the
+  face's structure but not its finest detail (a face re-rendered from half resolution, which changes
+  it less than a CRF 35 re-encode does): the share of the original face's full-resolution fine detail
+  the fake kept, relative to the same share in the margin. Below ``face_detail_fake_below`` the face
+  is fake whatever ``face_diff`` says; below ``face_detail_real_above`` it is at least unknown.
 - audio: the log-mel spectra are averaged over time before comparing (the long-term spectrum: a
   different voice shifts it; the codec's delay and pre-echo, which wreck a column-by-column
   comparison, do not).
@@ -32,7 +36,7 @@ import numpy as np
 
 from dfdc_lake.config import LabelConfig
 from dfdc_lake.records import AudioFeatures
-from dfdc_lake.stages.crops import TrackCrops
+from dfdc_lake.stages.crops import TrackCrops, face_regions
 
 __all__ = [
     "AudioVerdict",
@@ -41,6 +45,7 @@ __all__ = [
     "audio_difference_db",
     "audio_label",
     "face_contrast",
+    "face_detail_kept",
     "face_frame_scores",
     "face_label",
 ]
@@ -48,9 +53,11 @@ __all__ = [
 BLOCK_PX = 8  # thumbnails are compared in blocks of this many pixels a side
 DETAIL_FLOOR = 1.0  # grey levels added to each block's detail, so flat blocks do not divide by ~0
 TOP_BLOCK_SHARE = 0.25  # each region scores the mean of its largest quarter of block changes
-RING_GAP = 0.1  # the margin region starts this share of the box size outside the box
 RING_FLOOR = 0.05  # a margin changed less than this (relative to its detail) counts as changed this much
 TRACK_QUANTILE = 0.8  # a track's score: this quantile of its per-crop scores
+# Frames whose original face or margin has less fine-detail energy than this (grey levels squared; 8-bit
+# rounding alone gives ~0.08) are left out of ``face_detail_kept``: a flat region's ratio is noise.
+DETAIL_ENERGY_FLOOR = 0.1
 # Spectrogram cells this far below the louder clip's peak are floored: near-silence carries codec noise.
 AUDIO_COMPARE_RANGE_DB = 50.0
 
@@ -63,6 +70,7 @@ class FaceVerdict:
     score: float | None = None
     per_frame: np.ndarray | None = None  # float32 [K], aligned with the fake's crops; NaN: no original crop
     contrast: float | None = None  # the original crops' grey-level spread (``face_contrast``)
+    detail_kept: float | None = None  # ``face_detail_kept``
 
 
 @dataclass(frozen=True)
@@ -75,15 +83,7 @@ class AudioVerdict:
 
 def _regions(inner_xyxy: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
     """Boolean [size, size] masks of the face (ellipse in the box) and the margin around the box."""
-    x1, y1, x2, y2 = (float(v) * size for v in inner_xyxy)
-    grid = np.arange(size, dtype=np.float32) + 0.5
-    cx, cy, rx, ry = (x1 + x2) / 2, (y1 + y2) / 2, max((x2 - x1) / 2, 1.0), max((y2 - y1) / 2, 1.0)
-    face = ((grid[None, :] - cx) / rx) ** 2 + ((grid[:, None] - cy) / ry) ** 2 <= 1.0
-    gap_x, gap_y = RING_GAP * 2 * rx, RING_GAP * 2 * ry
-    inside_x = (grid >= x1 - gap_x) & (grid <= x2 + gap_x)
-    inside_y = (grid >= y1 - gap_y) & (grid <= y2 + gap_y)
-    ring = ~(inside_y[:, None] & inside_x[None, :])
-    return face, ring
+    return face_regions(inner_xyxy, size, size)
 
 
 def _top_mean(values: np.ndarray) -> float:
@@ -141,6 +141,28 @@ def face_frame_scores(fake: TrackCrops, original: TrackCrops) -> np.ndarray:
     return scores
 
 
+def face_detail_kept(fake: TrackCrops, original: TrackCrops) -> float | None:
+    """How much of the original face's finest detail the fake kept, relative to its margin's: per frame
+    (fake face / original face) / (fake margin / original margin) of the full-resolution fine-detail
+    energy, the median over frames. A re-encode takes detail from face and margin alike (about 1); a
+    face re-rendered from a lower resolution loses it in the face only (below 1). None when no frame
+    has both crops measured with detail above ``DETAIL_ENERGY_FLOOR``.
+    """
+    if len(fake.detail) != len(fake.frame_indices) or len(original.detail) != len(original.frame_indices):
+        return None
+    _, fake_pos, original_pos = np.intersect1d(
+        fake.frame_indices, original.frame_indices, return_indices=True
+    )
+    if not len(fake_pos):
+        return None
+    theirs, ours = original.detail[original_pos], fake.detail[fake_pos]
+    usable = np.all(theirs >= DETAIL_ENERGY_FLOOR, axis=1) & np.all(ours > 0, axis=1)
+    if not usable.any():
+        return None
+    ratios = (ours[usable, 0] / theirs[usable, 0]) / (ours[usable, 1] / theirs[usable, 1])
+    return float(np.median(ratios))
+
+
 def face_contrast(thumbs: np.ndarray) -> float:
     """Median over crops of the grey-level standard deviation of ``thumbs`` (uint8 [K, S, S])."""
     return float(np.median(thumbs.reshape(len(thumbs), -1).std(axis=1)))
@@ -168,11 +190,21 @@ def _three_state(score: float, real_below: float, fake_above: float) -> bool | N
     return None
 
 
-def face_label(face_diff: float, contrast: float, config: LabelConfig) -> bool | None:
-    """``face_fake`` from a track's ``face_diff`` and ``face_contrast`` (the lake's columns) under ``config``."""
+def face_label(
+    face_diff: float, contrast: float, config: LabelConfig, detail_kept: float | None = None
+) -> bool | None:
+    """``face_fake`` from a track's ``face_diff``, ``face_contrast`` and ``face_detail_kept`` (the lake's
+    columns) under ``config``: true when either score says so, false only when neither is in doubt."""
     if contrast < config.face_min_contrast:
         return None
-    return _three_state(face_diff, config.face_real_below, config.face_fake_above)
+    label = _three_state(face_diff, config.face_real_below, config.face_fake_above)
+    if detail_kept is None or label is True:
+        return label
+    if detail_kept < config.face_detail_fake_below:
+        return True
+    if detail_kept < config.face_detail_real_above:
+        return None
+    return label
 
 
 def audio_label(audio_diff_db: float, config: LabelConfig) -> bool | None:
@@ -201,8 +233,9 @@ class ModalityLabeler:
             return FaceVerdict(None)
         score = float(np.quantile(compared, TRACK_QUANTILE))
         contrast = face_contrast(original.thumbs)
-        label = face_label(score, contrast, self.config)
-        return FaceVerdict(label, score, per_frame, contrast)
+        kept = face_detail_kept(fake, original)
+        label = face_label(score, contrast, self.config, kept)
+        return FaceVerdict(label, score, per_frame, contrast, kept)
 
     def audio(self, fake: AudioFeatures | None, original: AudioFeatures | None) -> AudioVerdict:
         """The audio verdict of one fake (unknown, with no score, when either side has no audio)."""

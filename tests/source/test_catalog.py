@@ -15,7 +15,7 @@ import pytest
 from dfdc_lake.errors import CatalogError, SourceProblemsError
 from dfdc_lake.records import VideoEntry
 from dfdc_lake.source.catalog import group_families, load_catalog
-from dfdc_lake.source.storage import read_bytes
+from dfdc_lake.source.storage import read_bytes, read_clip
 from tests.source.layouts import FAMILY_META, truncate, write_part_folder, write_part_zip
 
 
@@ -76,6 +76,19 @@ def test_folder_of_zip_archives(tmp_path: Path) -> None:
     _check_part(catalog, 3)
     (eleven,) = [e for e in catalog.entries if e.part == 11]
     assert read_bytes(eleven.url) == b"elevenaaaa.mp4" * 10
+    assert read_clip(eleven.url) == b"elevenaaaa.mp4" * 10  # a zip member is read whole
+
+
+def test_a_local_clip_is_decoded_from_disk_not_read_whole(tmp_path: Path) -> None:
+    write_part_folder(tmp_path, 0)
+    catalog = load_catalog(str(tmp_path))
+    for entry in catalog.entries:
+        if entry.size_bytes is None:
+            with pytest.raises(FileNotFoundError):
+                read_clip(entry.url)
+        else:
+            clip = read_clip(entry.url)
+            assert isinstance(clip, Path) and clip.read_bytes() == read_bytes(entry.url)
 
 
 def test_same_file_name_in_two_parts_is_kept_once(tmp_path: Path) -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from dfdc_lake.source.catalog import load_catalog
-from dfdc_lake.source.storage import read_bytes
+from dfdc_lake.source.storage import read_bytes, read_clip
 from tests.source.layouts import FAMILY_META, write_part_folder, write_part_zip
 
 pytestmark = pytest.mark.s3
@@ -30,8 +30,11 @@ def test_s3_source_with_folder_and_archive(s3_env, tmp_path: Path, caplog: pytes
             assert entry.filename == "missingeee.mp4"
             with pytest.raises(FileNotFoundError):
                 read_bytes(entry.url)
+            with pytest.raises(FileNotFoundError):
+                read_clip(entry.url)
         else:
             assert read_bytes(entry.url) == entry.filename.encode() * 10
+            assert read_clip(entry.url) == entry.filename.encode() * 10  # objects are read whole
     (zipped,) = [e for e in catalog.entries if e.part == 1]
     assert zipped.url == f"zip://dfdc_train_part_1/zipclipaaa.mp4::s3://{bucket}/dfdc/dfdc_train_part_1.zip"
     assert s3_env.secret_key not in caplog.text

@@ -13,7 +13,7 @@ from dfdc_lake.config import Config
 from dfdc_lake.records import AudioFeatures, Family
 from dfdc_lake.source.catalog import load_catalog
 from dfdc_lake.stages.crops import LABEL_THUMB_PX as S
-from dfdc_lake.stages.crops import TrackCrops
+from dfdc_lake.stages.crops import TrackCrops, fine_detail_energy
 from dfdc_lake.stages.faces import detect_fn
 from dfdc_lake.stages.family import FamilyProcessor
 from dfdc_lake.stages.labels import (
@@ -22,7 +22,9 @@ from dfdc_lake.stages.labels import (
     ModalityLabeler,
     audio_difference_db,
     face_contrast,
+    face_detail_kept,
     face_frame_scores,
+    face_label,
 )
 from tests.stages.clips import reencode
 
@@ -110,11 +112,72 @@ def test_face_labels_have_three_states() -> None:
     assert dark.label is None and dark.score is not None
 
 
+INNER = np.array([0.2, 0.2, 0.8, 0.8], np.float32)
+
+
+def _half_resolution(image: np.ndarray) -> np.ndarray:
+    """``image`` rendered at half its size and scaled back up (a face re-rendered from 1/2 resolution)."""
+    small = image.reshape(image.shape[0] // 2, 2, image.shape[1] // 2, 2).mean(axis=(1, 3))
+    return np.repeat(np.repeat(small, 2, axis=0), 2, axis=1)
+
+
+def _with_detail(crops: TrackCrops, full_res: np.ndarray) -> TrackCrops:
+    crops.detail = np.array([fine_detail_energy(g, INNER) for g in full_res], np.float32)
+    return crops
+
+
+def test_fine_detail_energy_is_the_finest_detail_inside_the_face_and_around_it() -> None:
+    rng = np.random.default_rng(5)
+    grain = rng.normal(128, 20, (300, 240))
+    flat = np.full((300, 240), 128.0)
+    face, ring = fine_detail_energy(grain, INNER)
+    assert face > 100 and ring > 100  # white noise keeps most of its variance (400) above the blur
+    assert fine_detail_energy(flat, INNER) == (0.0, 0.0)
+    rerendered = _half_resolution(grain)
+    assert fine_detail_energy(rerendered, INNER)[0] < 0.5 * face
+
+
+def test_detail_kept_tells_a_half_resolution_face_from_a_reencode() -> None:
+    """A re-encode takes fine detail from the face and its margin alike; a face re-rendered from half
+    resolution loses it in the face only, while changing it too little for ``face_diff`` to see."""
+    rng = np.random.default_rng(6)
+    full = rng.normal(128, 12, (5, 320, 320)).clip(0, 255)
+    inside = np.zeros((320, 320), bool)
+    inside[64:256, 64:256] = True
+    reencoded = np.stack([_half_resolution(g) * 0.5 + g * 0.5 for g in full])  # detail halved everywhere
+    rerendered = np.stack([np.where(inside, _half_resolution(g), g) for g in full])
+    thumbs = np.zeros((5, S, S), np.uint8)
+    original = _with_detail(_crops(thumbs), full)
+    control = face_detail_kept(_with_detail(_crops(thumbs), reencoded), original)
+    smoothed = face_detail_kept(_with_detail(_crops(thumbs), rerendered), original)
+    assert control is not None and smoothed is not None
+    assert 0.9 < control < 1.1, control
+    assert smoothed < 0.5, smoothed
+    assert face_detail_kept(_crops(thumbs), original) is None  # not measured: no score
+    flat = _with_detail(_crops(thumbs), np.full((5, 320, 320), 90.0))
+    assert face_detail_kept(_with_detail(_crops(thumbs), rerendered), flat) is None  # nothing to lose
+
+
+def test_detail_kept_can_make_a_face_fake_or_unknown_never_clean() -> None:
+    labels = Config().labels
+    low_diff = labels.face_real_below / 2  # face_diff alone: false
+    contrast = labels.face_min_contrast + 10
+    assert face_label(low_diff, contrast, labels) is False
+    assert face_label(low_diff, contrast, labels, labels.face_detail_fake_below - 0.05) is True
+    between = (labels.face_detail_fake_below + labels.face_detail_real_above) / 2
+    assert face_label(low_diff, contrast, labels, between) is None
+    assert face_label(low_diff, contrast, labels, 1.0) is False
+    assert face_label(labels.face_fake_above * 2, contrast, labels, 1.0) is True  # a swap keeps detail
+    assert face_label(low_diff, labels.face_min_contrast - 1, labels, 0.1) is None  # too dark: unknown
+
+
 def test_the_label_thresholds_must_be_ordered() -> None:
     with pytest.raises(ValueError, match="face_real_below"):
         Config.model_validate({"labels": {"face_real_below": 5.0, "face_fake_above": 4.0}})
     with pytest.raises(ValueError, match="audio_real_below_db"):
         Config.model_validate({"labels": {"audio_real_below_db": 2.0, "audio_fake_above_db": 1.0}})
+    with pytest.raises(ValueError, match="face_detail_fake_below"):
+        Config.model_validate({"labels": {"face_detail_fake_below": 0.9, "face_detail_real_above": 0.8}})
 
 
 def test_audio_difference_ignores_a_codec_delay() -> None:
@@ -203,6 +266,7 @@ def test_a_low_light_face_is_unknown_where_a_swap_would_score_as_codec_noise(
     fake = replace(family.original, video_id="copy", filename="copy.mp4", label="FAKE",
                    original=family.original.filename, url=str(copy))  # fmt: skip
     labels: dict[float, dict[str, list]] = {}
+    kept: dict[str, list] = {}
     for min_contrast in (Config().labels.face_min_contrast, 0.0):
         config = Config.model_validate({"labels": {"face_min_contrast": min_contrast}})
         result = FamilyProcessor(config, detect_fn(face_detector)).process(
@@ -212,11 +276,15 @@ def test_a_low_light_face_is_unknown_where_a_swap_would_score_as_codec_noise(
         for sample in result.samples:
             if sample.label == "FAKE":
                 labels[min_contrast].setdefault(sample.video_id, []).append(sample.face_fake)
+                kept.setdefault(sample.video_id, []).append(sample.face_detail_kept)
                 assert sample.face_diff is not None  # the score is kept either way
     default = labels[Config().labels.face_min_contrast]
     assert default and all(set(found) == {None} for found in default.values()), default
     # What the rule prevents: compared anyway, a swap in the dark changes the face hardly more than
     # the codec changes its surroundings, and would be called clean.
     unguarded = labels[0.0]
-    assert unguarded["copy"] == [False]
     assert [label for swap in swaps for label in unguarded[swap.video_id]] == [False] * len(swaps), unguarded
+    # And the re-encode takes more of the dark face's fine detail than of its margin's: face_detail_kept
+    # would call the unchanged face fake.
+    limit = Config().labels.face_detail_fake_below
+    assert unguarded["copy"] == [True] and all(value < limit for value in kept["copy"]), kept

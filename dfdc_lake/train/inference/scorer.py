@@ -19,7 +19,7 @@ import numpy as np
 
 from dfdc_lake.config import Config
 from dfdc_lake.lake.schema import sample_to_row
-from dfdc_lake.source.storage import read_bytes
+from dfdc_lake.source.storage import read_clip
 from dfdc_lake.train.inference.checkpoint import LoadedCheckpoint
 from dfdc_lake.train.inputs.features import decode_rows, spectrogram_window
 from dfdc_lake.train.model.metrics import shift_logits, sigmoid
@@ -86,7 +86,7 @@ class VideoScorer:
 
     def _audio_only(self, source: str) -> np.ndarray | None:
         try:
-            features = self._audio.extract(read_bytes(source))
+            features = self._audio.extract(read_clip(source))
         except (OSError, RuntimeError, ValueError) as err:  # a broken file's audio is as good as absent
             log.debug("no audio from %s: %s", source, err)
             return None
