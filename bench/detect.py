@@ -85,7 +85,7 @@ def score_tracks(truth_boxes: dict[int, list[np.ndarray]], tracks: list[Any]) ->
     from dfdc_lake.stages.tracker import box_iou
 
     found = track_boxes_at(tracks)
-    score = Score(clips=1)
+    score = Score()
     for frame, truths in truth_boxes.items():
         boxes = found.get(frame, [])
         ious = box_iou(np.stack(truths), np.stack(boxes)) if boxes else np.zeros((len(truths), 0))
@@ -123,12 +123,7 @@ def run_variants(frames_of: list[Any], variants: list[Variant], reference: dict[
             score.cpu_s += time.process_time() - started
             tracks += segment_tracks
             truths = truth_of_segment(video) if reference is None else _frames_in(reference, video)
-            part = score_tracks(truths, segment_tracks)
-            score.hits, score.faces, score.extra = (
-                score.hits + part.hits,
-                score.faces + part.faces,
-                score.extra + part.extra,
-            )
+            score.add(score_tracks(truths, segment_tracks))
         tracks_by_variant[variant.name] = tracks
         variant.totals[tag].add(score)
         if tag != "all":

@@ -175,7 +175,7 @@ class VideoAnalyzer:
         looked = np.asarray(sorted(found), dtype=np.int64)
         detections = [found[p] for p in looked.tolist()]
         # The tracker counts gaps in the frames it is given; the configured gap is in sampled frames.
-        every = max(1, faces.detect_every)
+        every = faces.detect_every
         if len(looked) < total:
             faces = faces.model_copy(update={"max_gap_frames": faces.max_gap_frames // every})
         tracks = build_tracks(video.frame_indices[looked], detections, faces)

@@ -81,11 +81,6 @@ class AudioVerdict:
     diff_db: float | None = None
 
 
-def _regions(inner_xyxy: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
-    """Boolean [size, size] masks of the face (ellipse in the box) and the margin around the box."""
-    return face_regions(inner_xyxy, size, size)
-
-
 def _top_mean(values: np.ndarray) -> float:
     if values.size == 0:
         return float("nan")
@@ -114,7 +109,7 @@ def _frame_score(fake: np.ndarray, original: np.ndarray, inner_xyxy: np.ndarray)
     # A codec changes a block in proportion to its fine detail (skin, hair, a textured wall alike);
     # dividing by it makes the face's change and the margin's comparable whatever they show.
     relative = change / (_block_means(_detail(original_f), blocks) + DETAIL_FLOOR)
-    face, ring = _regions(inner_xyxy, size)
+    face, ring = face_regions(inner_xyxy, size, size)
     # A block belongs to a region when most of its pixels do.
     in_face = _block_means(face.astype(np.float32), blocks) > 0.5
     in_ring = _block_means(ring.astype(np.float32), blocks) > 0.5
