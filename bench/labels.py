@@ -2,6 +2,7 @@
 
     python bench/labels.py                        # originals: the real clips in ../shared/dfdc-sample
     python bench/labels.py CLIP.mp4 ... --work bench-out/labels --reuse
+    python bench/labels.py --catalogue blind     # the pre-registered blind check, configured thresholds
 
 1. ``write_manipulation_set`` derives, from each original, face fakes (swaps, a partial swap,
    low-resolution re-renders, mouth/eye warps), audio fakes (voice swap, pitch shifts, a band-limited
@@ -16,6 +17,11 @@
    CRF 35 re-encode of the same original: a manipulation that changes the face more than that
    re-encode must never be labelled false.
 5. The synthetic corpus (``dfdc-lake synth``) is scored with the same thresholds against its truth.
+
+The configured thresholds were chosen after seeing every original's scores on that catalogue, so its
+held-back half is not blind. ``--catalogue blind`` derives ``BLIND_CHECK`` instead (other strengths,
+fixed before they were scored: see ``dfdc_lake/synth/manipulate/kinds.py``), fits nothing, holds back
+every original and reports the issue's bar under the configured thresholds alone.
 """
 
 from __future__ import annotations
@@ -68,9 +74,10 @@ def _split_of(originals: list[str]) -> dict[str, str]:
 Boxes = dict[tuple[str, int], dict[int, np.ndarray]]
 
 
-def score_set(root: Path) -> tuple[list[TrackScore], Boxes]:
+def score_set(root: Path, every_held_back: bool = False) -> tuple[list[TrackScore], Boxes]:
     """Run every family of the manipulation set through the stages: one row per derived track, and
-    the originals' boxes by (file, track, frame): where the fakes were cut."""
+    the originals' boxes by (file, track, frame): where the fakes were cut. ``every_held_back``: no
+    calibration half (the blind check)."""
     from dfdc_lake.config import Config
     from dfdc_lake.source.catalog import load_catalog
     from dfdc_lake.stages.faces import FaceDetector, detect_fn
@@ -79,6 +86,8 @@ def score_set(root: Path) -> tuple[list[TrackScore], Boxes]:
 
     truth = read_truth(root)
     split = _split_of(sorted({record.original for record in truth.values()}))
+    if every_held_back:
+        split = dict.fromkeys(split, "holdout")
     config = Config()
     detector = FaceDetector(config.faces.model_copy(update={"device": "cpu"}))
     detector.setup()
@@ -240,7 +249,7 @@ def confusion_table(labelled: list[tuple[TrackScore, str, str]], modality: str) 
 
 
 def check_done(labelled: list[tuple[TrackScore, str, str]], crf35: dict[str, float]) -> list[str]:
-    """The issue's bar on the held-back half, one line per check with PASS / FAIL."""
+    """The issue's bar on held-back rows, one line per check with PASS / FAIL."""
     controls_face = [face for row, face, _ in labelled if row.track_id is not None and not row.face_changed]
     controls_audio = [audio for row, _, audio in labelled if not row.audio_changed]
     fakes_face = [face for row, face, _ in labelled if row.track_id is not None and row.face_changed]
@@ -331,45 +340,40 @@ def score_synthetic(work: Path, thresholds: dict[str, float]) -> str:
     )
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("originals", nargs="*", type=Path, help="real clips (default: ../shared/dfdc-sample)")
-    parser.add_argument("--work", type=Path, default=REPO / "bench-out" / "labels")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--workers", type=int, default=1)
-    parser.add_argument("--reuse", action="store_true", help="reuse the set and scores already in --work")
-    parser.add_argument("--set", type=Path, help="score this manipulation set (default: build one in --work)")
-    parser.add_argument("--no-synthetic", action="store_true")
-    args = parser.parse_args()
-    originals = args.originals or sorted(SAMPLE.glob("*/*.mp4"))
-    if not originals:
-        parser.error(f"no originals given and none in {SAMPLE}")
+def _scores(args: argparse.Namespace, originals: list[Path]) -> list[TrackScore]:
+    """The set's rows: read back with ``--reuse``, else the set built (or reused) and scored."""
     root, scores_file = args.set or args.work / "set", args.work / "scores.json"
-    args.reuse = args.reuse or args.set is not None
-    started = time.perf_counter()
     if not (args.reuse and scores_file.exists()):
         from dfdc_lake.synth.manipulate import TRUTH_FILENAME, write_manipulation_set
 
         if not (args.reuse and (root / TRUTH_FILENAME).exists()):
             built = write_manipulation_set(
-                originals, root, seed=args.seed, workers=args.workers, overwrite=True
+                originals,
+                root,
+                seed=args.seed,
+                catalogue=args.catalogue,
+                workers=args.workers,
+                overwrite=True,
             )
             print(f"manipulation set: {built.describe()}", file=sys.stderr)
-        rows, boxes = score_set(root)
+        rows, boxes = score_set(root, every_held_back=args.catalogue == "blind")
         measure_face_change(root, rows, boxes)
         args.work.mkdir(parents=True, exist_ok=True)
         scores_file.write_text(json.dumps([asdict(row) for row in rows], indent=1))
-    rows = [TrackScore(**item) for item in json.loads(scores_file.read_text())]
-    calibrate = [row for row in rows if row.split == "calibrate"]
-    holdout = [row for row in rows if row.split == "holdout"]
-    crf35 = _crf35_change(rows)
-    fitted = fit_thresholds(calibrate, crf35)
-    from dfdc_lake.config import LabelConfig
+    return [TrackScore(**item) for item in json.loads(scores_file.read_text())]
 
-    configured = LabelConfig().model_dump()
-    configured = {key: configured[key] for key in fitted}
-    print(f"originals: {len({r.original for r in rows})} "
-          f"(calibrate: {sorted({r.original for r in calibrate})}; holdout: {sorted({r.original for r in holdout})})")  # fmt: skip
+
+def _not_in_catalogue(rows: list[TrackScore], catalogue: str) -> list[str]:
+    """The rows' manipulations that ``catalogue`` lacks: a set or scores of the other catalogue."""
+    from dfdc_lake.synth.manipulate.kinds import CATALOGUES
+
+    known = {(manipulation.kind, manipulation.variant) for manipulation in CATALOGUES[catalogue]}
+    return sorted(
+        {f"{row.kind} {row.variant}".strip() for row in rows if (row.kind, row.variant) not in known}
+    )
+
+
+def _print_scores(rows: list[TrackScore], crf35: dict[str, float]) -> None:
     print(
         f"CRF 35 re-encode's face change (grey levels): {json.dumps({k: round(v, 2) for k, v in crf35.items()})}"
     )
@@ -379,22 +383,91 @@ def main() -> int:
         face = "-" if row.face_diff is None else f"{row.face_diff:.2f}"
         if row.face_detail_kept is not None:
             face += f" kept={row.face_detail_kept:.2f}"
+        if row.face_contrast is not None:
+            face += f" contrast={row.face_contrast:.1f}"
         audio = "-" if row.audio_diff_db is None else f"{row.audio_diff_db:.2f}"
         print(f"  {row.split:9s} {row.file:40s} t{row.track_id} face={face} audio={audio}{change}")
+
+
+def _print_labelled(
+    title: str, rows: list[TrackScore], thresholds: dict[str, float], crf35: dict[str, float]
+) -> None:
+    print(f"\n## {title}: {json.dumps(thresholds)}")
+    labelled = relabel(rows, thresholds)
+    print(confusion_table(labelled, "face"))
+    print()
+    print(confusion_table(labelled, "audio"))
+    print()
+    print("\n".join(check_done(labelled, crf35)))
+
+
+def report_main(rows: list[TrackScore], crf35: dict[str, float]) -> dict[str, float]:
+    """Thresholds fitted on the calibration half; the held-back half under them and the configured
+    ones, and the calibration half under the configured ones. Returns the configured thresholds."""
+    from dfdc_lake.config import LabelConfig
+
+    calibrate = [row for row in rows if row.split == "calibrate"]
+    holdout = [row for row in rows if row.split == "holdout"]
+    fitted = fit_thresholds(calibrate, crf35)
+    configured = LabelConfig().model_dump()
+    configured = {key: configured[key] for key in fitted}
+    print(f"originals: {len({r.original for r in rows})} "
+          f"(calibrate: {sorted({r.original for r in calibrate})}; holdout: {sorted({r.original for r in holdout})})")  # fmt: skip
+    _print_scores(rows, crf35)
     for name, thresholds in (
         ("fitted on the calibration half", fitted),
         ("configured (LabelConfig)", configured),
     ):
-        print(f"\n## Held-back half, thresholds {name}: {json.dumps(thresholds)}")
-        labelled = relabel(holdout, thresholds)
-        print(confusion_table(labelled, "face"))
-        print()
-        print(confusion_table(labelled, "audio"))
-        print()
-        print("\n".join(check_done(labelled, crf35)))
+        _print_labelled(f"Held-back half, thresholds {name}", holdout, thresholds, crf35)
     print("\n## Calibration half, configured thresholds")
-    labelled = relabel(calibrate, configured)
-    print("\n".join(check_done(labelled, crf35)))
+    print("\n".join(check_done(relabel(calibrate, configured), crf35)))
+    return configured
+
+
+def report_blind(rows: list[TrackScore], crf35: dict[str, float]) -> dict[str, float]:
+    """Every original held back, the configured thresholds alone (nothing fitted). Returns them."""
+    from dfdc_lake.config import LabelConfig
+
+    configured = LabelConfig().model_dump()
+    originals = sorted({row.original for row in rows})
+    print(f"originals: {len(originals)}, every one held back: {originals}")
+    _print_scores(rows, crf35)
+    _print_labelled("Blind check, thresholds configured (LabelConfig)", rows, configured, crf35)
+    return configured
+
+
+def main() -> int:
+    from dfdc_lake.synth.manipulate.kinds import CATALOGUES
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("originals", nargs="*", type=Path, help="real clips (default: ../shared/dfdc-sample)")
+    parser.add_argument(
+        "--catalogue",
+        choices=list(CATALOGUES),
+        default="main",
+        help="main: fit on half the originals, report the other half; blind: the pre-registered "
+        "blind catalogue, every original held back, configured thresholds only (default main)",
+    )
+    parser.add_argument("--work", type=Path, help="default: bench-out/labels (blind: bench-out/labels-blind)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--reuse", action="store_true", help="reuse the set and scores already in --work")
+    parser.add_argument("--set", type=Path, help="score this manipulation set (default: build one in --work)")
+    parser.add_argument("--no-synthetic", action="store_true")
+    args = parser.parse_args()
+    originals = args.originals or sorted(SAMPLE.glob("*/*.mp4"))
+    if not originals:
+        parser.error(f"no originals given and none in {SAMPLE}")
+    args.work = args.work or REPO / "bench-out" / ("labels-blind" if args.catalogue == "blind" else "labels")
+    args.reuse = args.reuse or args.set is not None
+    started = time.perf_counter()
+    rows = _scores(args, originals)
+    stray = _not_in_catalogue(rows, args.catalogue)
+    if stray:
+        parser.error(f"the scores in {args.work} hold manipulations of another catalogue: {', '.join(stray)}")
+    crf35 = _crf35_change(rows)
+    report = report_blind if args.catalogue == "blind" else report_main
+    configured = report(rows, crf35)
     if not args.no_synthetic:
         print("\n## " + score_synthetic(args.work, configured))
     print(f"\n(bench wall {time.perf_counter() - started:.0f} s)")

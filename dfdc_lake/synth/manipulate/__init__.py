@@ -5,7 +5,8 @@ manipulation DFDC used (face swaps, low-resolution re-renders, warps; voice swap
 band-limited voices) and controls that manipulate nothing (re-encodes, 15 fps, quarter resolution, a
 copy). It writes them as a DFDC source (``OUT/dfdc_train_part_0`` with ``metadata.json``) that
 ``dfdc-lake ingest`` reads, and ``OUT/manipulations.json`` saying what each derived clip is
-(``read_truth``). From the shell: ``python -m dfdc_lake.synth.manipulate OUT CLIP...``.
+(``read_truth``). From the shell: ``python -m dfdc_lake.synth.manipulate OUT CLIP...``; with
+``--catalogue blind``, the strengths the label thresholds were not chosen on (``kinds.BLIND_CHECK``).
 
 The names below are loaded on first use, so importing this package stays cheap.
 """
@@ -16,7 +17,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from dfdc_lake.synth.manipulate.kinds import KINDS, MANIPULATIONS, Manipulation
+    from dfdc_lake.synth.manipulate.kinds import BLIND_CHECK, KINDS, MANIPULATIONS, Manipulation
     from dfdc_lake.synth.manipulate.truth import (
         TRUTH_FILENAME,
         ManipulationRecord,
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
     from dfdc_lake.synth.manipulate.writer import PART_NAME, ManipulationSet, write_manipulation_set
 
 __all__ = [
+    "BLIND_CHECK",
     "KINDS",
     "MANIPULATIONS",
     "PART_NAME",
@@ -41,6 +43,7 @@ __all__ = [
 ]
 
 _HOMES = {
+    "BLIND_CHECK": "kinds",
     "KINDS": "kinds",
     "MANIPULATIONS": "kinds",
     "Manipulation": "kinds",

@@ -7,7 +7,7 @@ import logging
 import sys
 from pathlib import Path
 
-from dfdc_lake.synth.manipulate.kinds import KINDS
+from dfdc_lake.synth.manipulate.kinds import CATALOGUES, KINDS
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -25,6 +25,13 @@ def main(argv: list[str] | None = None) -> int:
         choices=list(KINDS),
         metavar="KIND",
         help=f"kinds to derive: {', '.join(KINDS)} (default all)",
+    )
+    parser.add_argument(
+        "--catalogue",
+        choices=list(CATALOGUES),
+        default="main",
+        help="main: the manipulations the label thresholds were chosen on; blind: other strengths, "
+        "for checking those thresholds (default main)",
     )
     parser.add_argument("--max-seconds", type=float, help="cut each original to its first N seconds")
     parser.add_argument("--seed", type=int, default=0, help="the same seed derives the same set (default 0)")
@@ -44,6 +51,7 @@ def main(argv: list[str] | None = None) -> int:
             Path(args.out),
             seed=args.seed,
             kinds=tuple(args.kinds) if args.kinds else None,
+            catalogue=args.catalogue,
             max_seconds=args.max_seconds,
             workers=args.workers,
             preset=args.preset,

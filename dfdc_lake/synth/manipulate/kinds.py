@@ -3,6 +3,13 @@
 A control changes nothing a detector should call fake (a re-encode, a lower frame rate or
 resolution, a copy); it tells how much a per-modality measure moves when nothing was manipulated.
 Where a kind comes in strengths, the easy variant comes first.
+
+Two catalogues: ``MANIPULATIONS`` (``main``), the set the label thresholds were chosen on, and
+``BLIND_CHECK`` (``blind``), other strengths of the same kinds, fixed before any of them was scored,
+so that the configured thresholds can be checked on manipulations they were not chosen on. The
+blind one repeats the swap, the voice swap and the controls whose strength has nothing to vary (15 fps,
+quarter resolution, a copy), and the CRF 35 re-encode, the yardstick of how much a face manipulation
+changed the face.
 """
 
 from __future__ import annotations
@@ -10,7 +17,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["KINDS", "MANIPULATIONS", "KindTraits", "Manipulation", "select_manipulations"]
+__all__ = [
+    "BLIND_CHECK",
+    "CATALOGUES",
+    "KINDS",
+    "MANIPULATIONS",
+    "KindTraits",
+    "Manipulation",
+    "select_manipulations",
+]
 
 
 @dataclass(frozen=True)
@@ -91,18 +106,50 @@ MANIPULATIONS: tuple[Manipulation, ...] = (
 )
 
 
-def select_manipulations(kinds: tuple[str, ...] | list[str] | None) -> list[Manipulation]:
+# Pre-registered: fixed before any of these was scored; not to be tuned after seeing their labels.
+BLIND_CHECK: tuple[Manipulation, ...] = (
+    Manipulation("swap"),
+    Manipulation("partial_swap", "half", {"share": 1 / 2}),
+    Manipulation("smooth", "x6", {"factor": 6.0, "blur_px": 1.5}),
+    Manipulation("smooth", "x3", {"factor": 3.0, "blur_px": 1.0}),
+    Manipulation("smooth", "x2b", {"factor": 2.0, "blur_px": 1.0}),
+    Manipulation("warp", "medium", {"strength": 0.07}),
+    Manipulation("voice_swap"),
+    Manipulation("pitch_shift", "down4", {"semitones": -4.0}),
+    Manipulation("pitch_shift", "up2", {"semitones": 2.0}),
+    Manipulation("band_limited", "narrow", {"low_hz": 400.0, "high_hz": 3000.0, "ratio": 2.0}),
+    Manipulation("reencode", "crf20", {"crf": 20}),
+    Manipulation("reencode", "crf26", {"crf": 26}),
+    Manipulation("reencode", "crf32", {"crf": 32}),
+    Manipulation("reencode", "crf35", {"crf": 35}),
+    Manipulation("fps15", params={"keep_every": 2}),
+    Manipulation("quarter_res", params={"scale": 0.5}),
+    Manipulation("copy"),
+)
+
+CATALOGUES: dict[str, tuple[Manipulation, ...]] = {"main": MANIPULATIONS, "blind": BLIND_CHECK}
+
+
+def select_manipulations(
+    kinds: tuple[str, ...] | list[str] | None, catalogue: str = "main"
+) -> list[Manipulation]:
     """The catalogue's manipulations of the given kinds (all of them for None), in catalogue order.
 
+    Args:
+        kinds: the kinds to keep (``KINDS``), or None for all.
+        catalogue: ``main`` (``MANIPULATIONS``) or ``blind`` (``BLIND_CHECK``).
+
     Raises:
-        ValueError: a kind is unknown, or none is selected.
+        ValueError: an unknown catalogue or kind, or none of the catalogue's manipulations selected.
     """
+    if catalogue not in CATALOGUES:
+        raise ValueError(f"unknown catalogue {catalogue!r}; known: {', '.join(CATALOGUES)}")
     if kinds is None:
-        return list(MANIPULATIONS)
+        return list(CATALOGUES[catalogue])
     unknown = sorted(set(kinds) - set(KINDS))
     if unknown:
         raise ValueError(f"unknown manipulation kind(s) {unknown}; known: {', '.join(KINDS)}")
-    chosen = [manipulation for manipulation in MANIPULATIONS if manipulation.kind in kinds]
+    chosen = [manipulation for manipulation in CATALOGUES[catalogue] if manipulation.kind in kinds]
     if not chosen:
-        raise ValueError("no manipulation kind selected")
+        raise ValueError(f"no manipulation of the {catalogue} catalogue selected")
     return chosen

@@ -188,6 +188,7 @@ def write_manipulation_set(
     *,
     seed: int = 0,
     kinds: tuple[str, ...] | None = None,
+    catalogue: str = "main",
     max_seconds: float | None = None,
     workers: int = 1,
     preset: str = "veryfast",
@@ -201,6 +202,8 @@ def write_manipulation_set(
         seed: every random choice (voice donors, partial-swap frames, warp phases) derives from it;
             face donors are chosen by how alike the faces turn (``donors.pose_mismatch``).
         kinds: the manipulation kinds to derive (``kinds.KINDS``); None for all.
+        catalogue: the catalogue they come from: ``main`` (``kinds.MANIPULATIONS``) or ``blind``
+            (``kinds.BLIND_CHECK``, strengths the label thresholds were not chosen on).
         max_seconds: cut each original to its first ``max_seconds`` (re-encoded at CRF 16) first.
         workers: derived clips rendered in parallel processes.
         preset: x264 preset of every encode (DFDC's encoder ran ``medium``; ``veryfast`` is ~4x faster).
@@ -210,12 +213,13 @@ def write_manipulation_set(
         What was written, with the manipulations skipped (no face, no audio, undecodable) and why.
 
     Raises:
-        ValueError: no originals, an unknown kind, or a non-positive ``max_seconds`` or ``workers``.
+        ValueError: no originals, an unknown kind or catalogue, or a non-positive ``max_seconds``
+            or ``workers``.
         FileNotFoundError: an original does not exist.
         FileExistsError: ``out_dir`` holds something else in the way.
     """
     started = time.perf_counter()
-    manipulations = select_manipulations(kinds)
+    manipulations = select_manipulations(kinds, catalogue)
     paths = _checked_paths(originals, max_seconds, workers)
     out_dir = Path(out_dir)
     part_dir = _prepare(out_dir, overwrite)
@@ -231,6 +235,7 @@ def write_manipulation_set(
         records = _render_all(sorted(group_jobs(jobs), key=len, reverse=True), pool)
     skipped += not_derived
     meta: dict[str, Any] = {"seed": seed, "part": PART_NAME, "max_seconds": max_seconds, "preset": preset}
+    meta["catalogue"] = catalogue
     meta["kinds"] = sorted({manipulation.kind for manipulation in manipulations})
     meta["originals"] = {clip.name: clip.copied_from for clip in clips}
     write_truth(out_dir, records, skipped, meta)
