@@ -32,7 +32,7 @@ from dfdc_lake.stages.decode import (
     probe_streams,
     release_free_memory,
 )
-from dfdc_lake.stages.faces import DetectFn, Detections, downscale_frames
+from dfdc_lake.stages.faces import DetectFn, Detections
 from dfdc_lake.stages.labels import AudioVerdict, FaceVerdict, ModalityLabeler
 from dfdc_lake.stages.tracker import build_tracks, detection_positions, face_frame_share, fill_between, steady
 
@@ -185,7 +185,7 @@ class VideoAnalyzer:
 
     def _detect_at(self, video: DecodedVideo, positions: np.ndarray) -> Detections:
         """Detections in the sampled frames at ``positions``, in source pixels."""
-        small, (scale_x, scale_y) = _downscaled(video.frames, positions, self.config.faces.detect_max_side_px)
+        small, (scale_x, scale_y) = video.pixels.downscaled(positions, self.config.faces.detect_max_side_px)
         raw = self.detect(small)
         if len(raw) != len(small):
             raise ValueError(f"detector returned {len(raw)} results for {len(small)} frames")
@@ -269,7 +269,7 @@ class VideoAnalyzer:
                 tracks = reference.tracks
             with timings("crops"):
                 for track in tracks:
-                    crop = self.cropper.crop_track(video.frames, video.frame_indices, track)
+                    crop = self.cropper.crop_track(video.pixels, video.frame_indices, track)
                     if crop.jpeg:
                         scan.crops.setdefault(track.track_id, []).append(crop)
             scan.segments += 1
@@ -296,16 +296,6 @@ class VideoAnalyzer:
             for track_id, fake in crops.items()
         }
         return face, self.labeler.audio(audio, reference.audio)
-
-
-def _downscaled(
-    frames: np.ndarray, positions: np.ndarray, max_side_px: int
-) -> tuple[np.ndarray, tuple[float, float]]:
-    """The frames at ``positions``, downscaled; a few full-size frames are copied at a time."""
-    if len(positions) == len(frames):
-        return downscale_frames(frames, max_side_px)
-    parts = [downscale_frames(frames[positions[i : i + 8]], max_side_px) for i in range(0, len(positions), 8)]
-    return np.concatenate([small for small, _ in parts]), parts[0][1]
 
 
 def _renumbered(track: FaceTrack, offset: int) -> FaceTrack:

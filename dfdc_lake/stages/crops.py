@@ -16,6 +16,7 @@ from PIL import Image
 
 from dfdc_lake.config import CropConfig
 from dfdc_lake.records import FaceTrack
+from dfdc_lake.stages.frames import RgbFrames, SampledFrames
 
 __all__ = [
     "LABEL_THUMB_PX",
@@ -128,11 +129,14 @@ class FaceCropper:
         image.save(buffer, format="JPEG", quality=self.config.jpeg_quality)
         return buffer.getvalue(), np.asarray(thumb, dtype=np.uint8), detail
 
-    def crop_track(self, frames: np.ndarray, frame_indices: np.ndarray, track: FaceTrack) -> TrackCrops:
+    def crop_track(
+        self, frames: SampledFrames | np.ndarray, frame_indices: np.ndarray, track: FaceTrack
+    ) -> TrackCrops:
         """Crop ``track`` from ``frames``.
 
         Args:
-            frames: uint8 [T, H, W, 3], the video's sampled frames.
+            frames: the video's sampled frames (or RGB uint8 [T, H, W, 3]); only the crop windows are
+                converted to RGB.
             frame_indices: int [T], their source frame indices (sorted).
             track: boxes in source pixels; its frames missing from ``frame_indices`` (a fake a few frames
                 shorter than its original) are skipped.
@@ -145,14 +149,15 @@ class FaceCropper:
             if len(frame_indices)
             else np.zeros(len(track.frame_indices), dtype=bool)
         )
-        height, width = frames.shape[1:3]
+        pixels = RgbFrames(frames) if isinstance(frames, np.ndarray) else frames
+        height, width = pixels.height_px, pixels.width_px
         jpegs, thumbs = [], []
         inner, details = [], []
         for position, box in zip(positions[present], track.boxes_xyxy[present], strict=True):
             left, top, right, bottom = crop_window(box, self.config.margin, width, height)
             inner.append(_inner_box(box, left, top, right, bottom))
             jpeg, thumb, detail = self._encode(
-                np.ascontiguousarray(frames[position, top:bottom, left:right]), inner[-1]
+                pixels.window(int(position), (left, top, right, bottom)), inner[-1]
             )
             jpegs.append(jpeg)
             thumbs.append(thumb)

@@ -21,6 +21,7 @@ from dfdc_lake.config import DecodeConfig
 from dfdc_lake.errors import VideoDecodeError
 from dfdc_lake.records import VideoInfo
 from dfdc_lake.stages.clip import ClipData, clip_size, open_clip
+from dfdc_lake.stages.frames import RgbFrames, SampledFrames, concat_frames
 
 __all__ = [
     "DecodedVideo",
@@ -67,11 +68,16 @@ class DecodedVideo:
 
     info: VideoInfo
     frame_indices: np.ndarray  # int32 [T], source frame index of each sampled frame
-    frames: np.ndarray  # uint8 [T, H, W, 3] RGB
+    pixels: SampledFrames  # the frames as decoded (YUV planes from PyAV, RGB from decord)
     has_audio: bool
     # Presentation time of each sampled frame from the stream's timestamps, float32 [T]. Not
     # frame_index / fps: variable-frame-rate clips exist, and audio windows must line up with faces.
     timestamps_s: np.ndarray
+
+    @property
+    def frames(self) -> np.ndarray:
+        """All sampled frames as RGB uint8 [T, H, W, 3] (converted on each call from YUV)."""
+        return self.pixels.rgb()
 
 
 def probe_streams(data: ClipData) -> StreamProbe:
@@ -138,7 +144,7 @@ class VideoDecoder:
         return DecodedVideo(
             info=first.info,
             frame_indices=np.concatenate([p.frame_indices for p in parts]),
-            frames=np.concatenate([p.frames for p in parts]),
+            pixels=concat_frames([p.pixels for p in parts]),
             has_audio=first.has_audio,
             timestamps_s=np.concatenate([p.timestamps_s for p in parts]),
         )
@@ -172,8 +178,8 @@ class VideoDecoder:
             parts = self._pyav(data, wanted, segment_frames)
         produced = False
         for info, indices, frames, timestamps in parts:
-            if frames.ndim != 4 or frames.shape[0] != len(indices) or frames.shape[-1] != 3:
-                raise VideoDecodeError(f"decoded frames have unexpected shape {frames.shape}")
+            if len(frames) != len(indices):
+                raise VideoDecodeError(f"{len(frames)} frames decoded for {len(indices)} frame numbers")
             produced = True
             yield DecodedVideo(info, indices, frames, probe.has_audio, timestamps)
         if not produced:
@@ -184,7 +190,7 @@ class VideoDecoder:
 
     def _pyav(
         self, data: ClipData, wanted: np.ndarray | None, segment_frames: int | None
-    ) -> Iterator[tuple[VideoInfo, np.ndarray, np.ndarray, np.ndarray]]:
+    ) -> Iterator[tuple[VideoInfo, np.ndarray, SampledFrames, np.ndarray]]:
         from dfdc_lake.stages.decode_pyav import stream_frames
 
         info, segments = stream_frames(
@@ -200,7 +206,7 @@ class VideoDecoder:
 
     def _decord(
         self, data: ClipData, wanted: np.ndarray | None, segment_frames: int | None
-    ) -> Iterator[tuple[VideoInfo, np.ndarray, np.ndarray, np.ndarray]]:
+    ) -> Iterator[tuple[VideoInfo, np.ndarray, SampledFrames, np.ndarray]]:
         import decord
 
         try:
@@ -215,7 +221,7 @@ class VideoDecoder:
             step = self._frames_per_segment(info, segment_frames)
             for start in range(0, len(indices), step):
                 part = indices[start : start + step]
-                frames = reader.get_batch(part.tolist()).asnumpy()
+                frames = RgbFrames(reader.get_batch(part.tolist()).asnumpy())
                 timestamps = reader.get_frame_timestamp(part.tolist())[:, 0].astype(np.float32)
                 yield info, part, frames, timestamps
         except VideoDecodeError:

