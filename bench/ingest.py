@@ -159,6 +159,9 @@ def main() -> int:
         default=6,
         help="chunk size (one family); DFDC-sized runs have many chunks (0: the config default)",
     )
+    parser.add_argument(
+        "--set", action="append", default=[], metavar="SECTION.KEY=VALUE", help="config override (repeatable)"
+    )
     args = parser.parse_args()
 
     out = Path(args.out)
@@ -179,7 +182,7 @@ def main() -> int:
     ray.init(address="local", num_cpus=args.workers, logging_level=logging.ERROR)
     started = time.perf_counter()
     chunking = [f"lake.videos_per_chunk={args.videos_per_chunk}"] if args.videos_per_chunk else []
-    config = Config().with_overrides(chunking)
+    config = Config().with_overrides([*chunking, *args.set])
     with RssSampler() as sampler:
         report = ingest(str(corpus), Lake.open(lake), config, stream=sys.stderr)
     ingest_s = time.perf_counter() - started
@@ -200,6 +203,11 @@ def main() -> int:
         f"{'ingest, end to end (catalog, Ray)':34}{ingest_s:10.1f}{n / ingest_s * 60:12.1f}{ingest_s / baseline_s:10.2f}"
     )
     print(f"outcomes: {report.outcomes_by_status}; failed chunks: {len(report.failed_chunks)}")
+    shards = [p for p in (lake / "chunks").rglob("*") if p.suffix in (".parquet", ".tar")]
+    for suffix, name in ((".parquet", "Parquet"), (".tar", "WebDataset")):
+        size = sum(p.stat().st_size for p in shards if p.suffix == suffix)
+        print(f"{name} shards: {size / 1e6:.1f} MB, {size / 1024 / n:.0f} KiB per clip"
+              f"{f' ({args.set})' if args.set else ''}")  # fmt: skip
     print_details(n, stage_seconds(lake), sampler, args.workers)
     return 0 if report.ok else 1
 

@@ -9,6 +9,10 @@ the same scene. The clip then goes through ``FamilyProcessor`` as a family's ori
 MTCNN on the CPU, tracking, crops, log-mel) in a fresh process, whose peak RSS (``ru_maxrss``) is
 the number reported (and its private part, without the shared library pages), next to the frames
 a whole-clip decode would hold at once.
+
+With ``--ray`` the clip goes through ``dfdc-lake ingest`` instead, as the one REAL of a DFDC part
+folder, on a local Ray with one CPU: the number is then the peak RSS of the Ray worker that decoded
+it (Ray's own runtime included), sampled every 0.5 s.
 """
 
 from __future__ import annotations
@@ -120,6 +124,47 @@ def run_one(clip: Path, overrides: list[str]) -> dict:
     }
 
 
+def run_on_ray(clip: Path, out: Path, overrides: list[str]) -> dict:
+    """Ingest ``clip`` as the one REAL of a part folder on a one-CPU local Ray; the peak worker RSS."""
+    import logging
+    import shutil
+
+    import ray
+
+    sys.path.insert(0, str(REPO / "bench"))
+    from ingest import RssSampler
+
+    from dfdc_lake.config import Config
+    from dfdc_lake.distributed.ingest import ingest
+    from dfdc_lake.lake.lake import Lake
+
+    part = out / f"ray-{clip.stem}" / "dfdc_train_part_0"
+    part.mkdir(parents=True, exist_ok=True)
+    linked = part / clip.name
+    if not linked.exists():
+        os.link(clip, linked)
+    (part / "metadata.json").write_text(json.dumps({clip.name: {"label": "REAL", "split": "train"}}))
+    lake = out / f"ray-{clip.stem}-lake"
+    shutil.rmtree(lake, ignore_errors=True)
+    ray.init(address="local", num_cpus=1, logging_level=logging.ERROR)
+    started = time.perf_counter()
+    try:
+        with RssSampler() as sampler:
+            report = ingest(
+                str(part.parent), Lake.open(lake), Config().with_overrides(overrides), stream=sys.stderr
+            )
+    finally:
+        ray.shutdown()
+    return {
+        "clip": str(clip),
+        "overrides": overrides,
+        "outcomes": report.outcomes_by_status,
+        "wall_s": round(time.perf_counter() - started, 1),
+        "peak_ray_worker_rss_mb": round(sampler.peak_one / 2**20, 1),
+        "peak_all_ray_workers_rss_mb": round(sampler.peak_all / 2**20, 1),
+    }
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -128,6 +173,7 @@ def main() -> int:
     parser.add_argument("--minutes", type=float, default=10.0)
     parser.add_argument("--out", type=Path, default=REPO / "bench-out")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE")
+    parser.add_argument("--ray", action="store_true", help="through dfdc-lake ingest on a one-CPU local Ray")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -139,6 +185,14 @@ def main() -> int:
     long_clip = make_long_clip(
         args.clip, args.out / f"long-{args.clip.stem}-{args.minutes:g}min.mp4", args.minutes
     )
+    if args.ray:
+        report = run_on_ray(long_clip, args.out, args.overrides)
+        print(json.dumps(report, indent=1))
+        print(
+            f"peak RSS of the Ray worker {report['peak_ray_worker_rss_mb']:.0f} MB for a {args.minutes:g}-minute "
+            f"clip ({report['outcomes']}); all Ray workers at once {report['peak_all_ray_workers_rss_mb']:.0f} MB"
+        )
+        return 0
     cmd = [sys.executable, __file__, "--child", "--clip", str(long_clip)]
     cmd += [arg for o in args.overrides for arg in ("--set", o)]
     child = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})

@@ -93,7 +93,11 @@ class FaceConfig(_Section):
 
 class CropConfig(_Section):
     margin: float = Field(0.3, ge=0.0, le=2.0, description="Box grown by this share on each side.")
-    max_side_px: int = Field(224, ge=32, description="Crops are downscaled so the longest side fits.")
+    max_side_px: int = Field(
+        384,
+        ge=32,
+        description="Crops are downscaled so the longest side fits (the DFDC winners trained on 380 px faces).",
+    )
     jpeg_quality: int = Field(90, ge=30, le=100)
 
 
