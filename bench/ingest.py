@@ -9,7 +9,8 @@ the task seconds per clip (marked projected: synthetic clips, CPU only).
 
 The baseline is what any pipeline must at least do: decode every frame of every clip to RGB with decord,
 using the same number of worker processes as Ray has CPUs. The ratio ingest / baseline says what
-detection, tracking, crops, audio, labels and shard writing add on top of decoding.
+detection, tracking, crops, audio, labels and shard writing add on top of decoding. ``--winners``
+adds the DFDC winners' preprocessing, rebuilt (``bench/winners.py``), as the other baseline.
 """
 
 from __future__ import annotations
@@ -160,6 +161,11 @@ def main() -> int:
         help="chunk size (one family); DFDC-sized runs have many chunks (0: the config default)",
     )
     parser.add_argument(
+        "--winners",
+        action="store_true",
+        help="also time the DFDC winners' preprocessing, rebuilt (bench/winners.py)",
+    )
+    parser.add_argument(
         "--set", action="append", default=[], metavar="SECTION.KEY=VALUE", help="config override (repeatable)"
     )
     args = parser.parse_args()
@@ -170,6 +176,11 @@ def main() -> int:
 
     baseline_s, frames = timed_pool(full_decode, clips, args.workers)
     floor_s, _ = timed_pool(decode_only, clips, args.workers)
+    winners = None
+    if args.winners:
+        import winners as winners_bench
+
+        winners = winners_bench.run(corpus, out / "winners-crops", threads=args.workers)
 
     import ray
 
@@ -197,12 +208,18 @@ def main() -> int:
     )
     print(f"{'floor: decode only, no RGB (PyAV)':34}{floor_s:10.1f}{n / floor_s * 60:12.1f}"
           f"{floor_s / baseline_s:10.2f}")  # fmt: skip
+    if winners is not None:
+        print(f"{'the winners preprocessing, rebuilt':34}{winners.wall_s:10.1f}{n / winners.wall_s * 60:12.1f}"
+              f"{winners.wall_s / baseline_s:10.2f}")  # fmt: skip
     print(f"{'ingest, processing only':34}{report.processing_s:10.1f}{n / report.processing_s * 60:12.1f}"
           f"{report.processing_s / baseline_s:10.2f}")  # fmt: skip
     print(
         f"{'ingest, end to end (catalog, Ray)':34}{ingest_s:10.1f}{n / ingest_s * 60:12.1f}{ingest_s / baseline_s:10.2f}"
     )
     print(f"outcomes: {report.outcomes_by_status}; failed chunks: {len(report.failed_chunks)}")
+    if winners is not None:
+        print(f"the winners' preprocessing: one process, {args.workers} torch threads; {winners.crops} PNG crops, "
+              f"{winners.png_bytes / 1024 / n:.0f} KiB per clip")  # fmt: skip
     shards = [p for p in (lake / "chunks").rglob("*") if p.suffix in (".parquet", ".tar")]
     for suffix, name in ((".parquet", "Parquet"), (".tar", "WebDataset")):
         size = sum(p.stat().st_size for p in shards if p.suffix == suffix)
