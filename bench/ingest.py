@@ -127,6 +127,17 @@ def stage_seconds(lake_path: Path) -> dict[str, float]:
     return totals
 
 
+def shard_bytes(lake_path: Path) -> dict[str, int]:
+    """Bytes of the committed shards per format, from the commit records (orphans of failed tries left out)."""
+    from dfdc_lake.lake.lake import Lake
+
+    totals: dict[str, int] = {}
+    for record in Lake.open(lake_path).commits():
+        for shard in record.shards:
+            totals[shard.format] = totals.get(shard.format, 0) + shard.bytes
+    return totals
+
+
 def print_details(clips: int, stages: dict[str, float], sampler: RssSampler, workers: int) -> None:
     print("\nseconds per clip by stage (task time, one core per task):")
     for key in ("read", "decode", "detect", "crops", "audio", "labels", "write", "total"):
@@ -220,10 +231,8 @@ def main() -> int:
     if winners is not None:
         print(f"the winners' preprocessing: one process, {args.workers} torch threads; {winners.crops} PNG crops, "
               f"{winners.png_bytes / 1024 / n:.0f} KiB per clip")  # fmt: skip
-    shards = [p for p in (lake / "chunks").rglob("*") if p.suffix in (".parquet", ".tar")]
-    for suffix, name in ((".parquet", "Parquet"), (".tar", "WebDataset")):
-        size = sum(p.stat().st_size for p in shards if p.suffix == suffix)
-        print(f"{name} shards: {size / 1e6:.1f} MB, {size / 1024 / n:.0f} KiB per clip"
+    for fmt, size in shard_bytes(lake).items():
+        print(f"{fmt} shards: {size / 1e6:.1f} MB, {size / 1024 / n:.0f} KiB per clip"
               f"{f' ({args.set})' if args.set else ''}")  # fmt: skip
     print_details(n, stage_seconds(lake), sampler, args.workers)
     return 0 if report.ok else 1

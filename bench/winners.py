@@ -13,7 +13,6 @@ It does less than ingest: no tracks, no audio, no labels, no resumable commits, 
 
 from __future__ import annotations
 
-import json
 import shutil
 import time
 from dataclasses import dataclass
@@ -50,52 +49,44 @@ def every_10th_frame(path: Path) -> list[np.ndarray]:
         return []
 
 
-def _families(part: Path) -> dict[str, list[str]]:
-    metadata = json.loads((part / "metadata.json").read_text())
-    families: dict[str, list[str]] = {
-        name: [] for name, entry in metadata.items() if entry["label"] == "REAL"
-    }
-    for name, entry in metadata.items():
-        if entry["label"] == "FAKE" and entry.get("original") in families:
-            families[entry["original"]].append(name)
-    return families
-
-
 def run(corpus: Path, out: Path, threads: int = 2) -> WinnersRun:
     """Preprocess every family of ``corpus`` (DFDC part folders) into PNG crops under ``out``."""
     import torch
     from facenet_pytorch import MTCNN
     from PIL import Image
 
+    from dfdc_lake.source.catalog import load_catalog
+
     shutil.rmtree(out, ignore_errors=True)
     torch.set_num_threads(threads)
     detector = MTCNN(margin=0, thresholds=[0.85, 0.95, 0.95], device="cpu")
     started = time.perf_counter()
     clips = crops = png_bytes = 0
-    for part in sorted(corpus.glob("dfdc_train_part_*")):
-        for original, fakes in _families(part).items():
-            frames = every_10th_frame(part / original)
-            clips += 1 + len(fakes)
-            if not frames:
-                continue
-            halves = [Image.fromarray(f).resize((f.shape[1] // 2, f.shape[0] // 2)) for f in frames]
-            boxes: list = []
-            for start in range(0, len(halves), BATCH):
-                found, _ = detector.detect(halves[start : start + BATCH], landmarks=False)
-                boxes.extend(found)
-            for name in [original, *fakes]:
-                video_frames = frames if name == original else every_10th_frame(part / name)
-                folder = out / Path(name).stem
-                folder.mkdir(parents=True, exist_ok=True)
-                for index, (frame, frame_boxes) in enumerate(zip(video_frames, boxes, strict=False)):
-                    if frame_boxes is None:
-                        continue
-                    for face, box in enumerate(np.asarray(frame_boxes) * 2):
-                        x1, y1, x2, y2 = (int(v) for v in box)
-                        grow_w, grow_h = (x2 - x1) // 3, (y2 - y1) // 3
-                        crop = frame[max(y1 - grow_h, 0) : y2 + grow_h, max(x1 - grow_w, 0) : x2 + grow_w]
-                        target = folder / f"{index * STRIDE}_{face}.png"
-                        Image.fromarray(crop).save(target, compress_level=1)
-                        crops += 1
-                        png_bytes += target.stat().st_size
+    for family in load_catalog(str(corpus)).families():
+        if family.original is None:
+            continue
+        frames = every_10th_frame(Path(family.original.url))
+        clips += len(family.videos)
+        if not frames:
+            continue
+        halves = [Image.fromarray(f).resize((f.shape[1] // 2, f.shape[0] // 2)) for f in frames]
+        boxes: list = []
+        for start in range(0, len(halves), BATCH):
+            found, _ = detector.detect(halves[start : start + BATCH], landmarks=False)
+            boxes.extend(found)
+        for video in family.videos:
+            video_frames = frames if video is family.original else every_10th_frame(Path(video.url))
+            folder = out / video.video_id
+            folder.mkdir(parents=True, exist_ok=True)
+            for index, (frame, frame_boxes) in enumerate(zip(video_frames, boxes, strict=False)):
+                if frame_boxes is None:
+                    continue
+                for face, box in enumerate(np.asarray(frame_boxes) * 2):
+                    x1, y1, x2, y2 = (int(v) for v in box)
+                    grow_w, grow_h = (x2 - x1) // 3, (y2 - y1) // 3
+                    crop = frame[max(y1 - grow_h, 0) : y2 + grow_h, max(x1 - grow_w, 0) : x2 + grow_w]
+                    target = folder / f"{index * STRIDE}_{face}.png"
+                    Image.fromarray(crop).save(target, compress_level=1)
+                    crops += 1
+                    png_bytes += target.stat().st_size
     return WinnersRun(time.perf_counter() - started, clips, crops, png_bytes)

@@ -25,6 +25,7 @@ __all__ = [
     "FaceDetector",
     "detect_fn",
     "downscale_frames",
+    "downscaled_size",
     "resolve_device",
 ]
 
@@ -48,6 +49,14 @@ GPU_BATCH = 16
 _DOWNSCALE_FLOAT_BYTES = 64 << 20  # float32 working buffer of ``downscale_frames``
 
 
+def downscaled_size(height: int, width: int, max_side_px: int) -> tuple[int, int]:
+    """``(height, width)`` shrunk so the longest side is at most ``max_side_px`` (never enlarged)."""
+    factor = max_side_px / max(height, width)
+    if factor >= 1.0:
+        return height, width
+    return max(1, round(height * factor)), max(1, round(width * factor))
+
+
 def downscale_frames(frames: np.ndarray, max_side_px: int) -> tuple[np.ndarray, tuple[float, float]]:
     """Shrink frames so the longest side is at most ``max_side_px`` (area averaging).
 
@@ -61,10 +70,9 @@ def downscale_frames(frames: np.ndarray, max_side_px: int) -> tuple[np.ndarray, 
     """
     _check_frames(frames)
     height, width = frames.shape[1:3]
-    factor = max_side_px / max(height, width)
-    if factor >= 1.0:
+    out_h, out_w = downscaled_size(height, width, max_side_px)
+    if (out_h, out_w) == (height, width):
         return frames, (1.0, 1.0)
-    out_h, out_w = max(1, round(height * factor)), max(1, round(width * factor))
     import torch
     import torch.nn.functional as F
 

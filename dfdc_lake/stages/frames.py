@@ -17,6 +17,8 @@ from typing import Any
 
 import numpy as np
 
+from dfdc_lake.stages.faces import downscale_frames, downscaled_size
+
 __all__ = ["RgbFrames", "SampledFrames", "Yuv420Frames", "concat_frames"]
 
 Window = tuple[int, int, int, int]  # left, top, right, bottom (right and bottom exclusive)
@@ -53,11 +55,6 @@ class SampledFrames(ABC):
         """All frames as RGB uint8 [T, H, W, 3] (whole frames: for tests, previews and ``predict``)."""
 
 
-def _target_size(height: int, width: int, max_side_px: int) -> tuple[int, int]:
-    factor = min(1.0, max_side_px / max(height, width))
-    return max(1, round(height * factor)), max(1, round(width * factor))
-
-
 @dataclass
 class RgbFrames(SampledFrames):
     """Frames already in RGB, uint8 [T, H, W, 3]."""
@@ -83,8 +80,6 @@ class RgbFrames(SampledFrames):
         return np.ascontiguousarray(self.frames[position, top:bottom, left:right])
 
     def downscaled(self, positions: np.ndarray, max_side_px: int) -> tuple[np.ndarray, tuple[float, float]]:
-        from dfdc_lake.stages.faces import downscale_frames
-
         positions = np.asarray(positions, np.int64)
         if len(positions) == len(self.frames) and np.array_equal(positions, np.arange(len(self.frames))):
             return downscale_frames(self.frames, max_side_px)
@@ -94,7 +89,7 @@ class RgbFrames(SampledFrames):
             for i in range(0, len(positions), 8)
         ]
         if not parts:
-            height, width = _target_size(self.height_px, self.width_px, max_side_px)
+            height, width = downscaled_size(self.height_px, self.width_px, max_side_px)
             return np.zeros((0, height, width, 3), np.uint8), (width / self.width_px, height / self.height_px)
         return np.concatenate([small for small, _ in parts]), parts[0][1]
 
@@ -164,7 +159,7 @@ class Yuv420Frames(SampledFrames):
 
     def downscaled(self, positions: np.ndarray, max_side_px: int) -> tuple[np.ndarray, tuple[float, float]]:
         """One swscale pass per frame: YUV to RGB and an area-averaging shrink at once."""
-        height, width = _target_size(self.height_px, self.width_px, max_side_px)
+        height, width = downscaled_size(self.height_px, self.width_px, max_side_px)
         positions = np.asarray(positions, np.int64)
         small = np.empty((len(positions), height, width, 3), np.uint8)
         for out, position in enumerate(positions.tolist()):
@@ -185,9 +180,9 @@ def concat_frames(parts: list[SampledFrames]) -> SampledFrames:
     """Consecutive segments' frames as one (YUV stays YUV when every part is)."""
     if len(parts) == 1:
         return parts[0]
-    if all(isinstance(part, Yuv420Frames) for part in parts):
-        first = parts[0]
-        assert isinstance(first, Yuv420Frames)
-        planes = np.concatenate([part.planes for part in parts if isinstance(part, Yuv420Frames)])
-        return Yuv420Frames(planes, first.colorspace, first.color_range)
+    yuv = [part for part in parts if isinstance(part, Yuv420Frames)]
+    if len(yuv) == len(parts):
+        return Yuv420Frames(
+            np.concatenate([part.planes for part in yuv]), yuv[0].colorspace, yuv[0].color_range
+        )
     return RgbFrames(np.concatenate([part.rgb() for part in parts]))
