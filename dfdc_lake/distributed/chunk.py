@@ -23,6 +23,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from dfdc_lake.config import Config
+from dfdc_lake.distributed.clip_costs import catalog_cost
 from dfdc_lake.distributed.plan import Chunk
 from dfdc_lake.errors import StorageError
 from dfdc_lake.lake.commit import CommitRecord
@@ -37,6 +38,7 @@ __all__ = [
     "GroupResult",
     "commit_chunk_attempt",
     "family_groups",
+    "largest_first",
     "process_chunk",
     "process_family_group",
 ]
@@ -95,6 +97,15 @@ def family_groups(chunk: Chunk, min_videos: int) -> list[FamilyGroup]:
     if current:
         groups.append(FamilyGroup(chunk.chunk_id, first, tuple(current)))
     return groups
+
+
+def largest_first(groups: Sequence[FamilyGroup]) -> list[FamilyGroup]:
+    """``groups`` in the order their tasks start: largest ``catalog_cost`` first, ties in plan order.
+
+    A chunk commits when its last group is done; started last, its longest group would keep one slot
+    busy while the others idle.
+    """
+    return sorted(groups, key=lambda group: -catalog_cost(group.families))
 
 
 def _family_failed(family: Family, err: Exception) -> list[Outcome]:

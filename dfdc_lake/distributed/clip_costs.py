@@ -5,6 +5,9 @@ stages in this process (``FamilyProcessor`` with a local MTCNN; nothing is writt
 gives CPU seconds per REAL original and per FAKE (fakes reuse the original's tracks, so they cost less)
 and shard bytes per clip (the samples encoded as rows and written to Parquet in memory, plus their
 WebDataset tar members). ``estimate`` scales them to a run. Plain Python; no Ray.
+
+:func:`catalog_cost` prices a family group from its catalog entries alone, with nothing measured: it
+only ranks a chunk's groups, so that the costly ones start first.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ from __future__ import annotations
 import itertools
 import logging
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,9 +26,13 @@ from dfdc_lake.source.storage import read_clip
 from dfdc_lake.stages.clip import ClipData
 
 __all__ = [
+    "CLIP_FIXED_BYTES",
+    "DETECTED_ALONE_FACTOR",
     "MAX_SAMPLE_PASSES",
     "MIN_SAMPLE_S",
     "ClipCosts",
+    "catalog_cost",
+    "costed_clips",
     "is_usable",
     "measure_clip_costs",
     "pick_sample_families",
@@ -37,6 +44,13 @@ log = logging.getLogger(__name__)
 MIN_SAMPLE_S = 10.0  # time the sample at least this long ...
 MAX_SAMPLE_PASSES = 5  # ... processing it at most this many times
 MIN_CPU_SHARE = 0.05
+
+# The catalog's price of a clip, measured with one task per family on a 42-clip source (families of 4-6
+# clips): decoding grows with a clip's bytes (a family of 22 MB clips took 29 s, families of 1-3 MB
+# clips 5-12 s; (8 + 22) / (8 + 2) ~ 29 / 9.5), and a clip detected on its own costs ~3.5x a fake, which
+# reuses its original's tracks. What the catalog cannot tell is left out: a two-person family took 26 s.
+CLIP_FIXED_BYTES = 8_000_000  # what a clip costs apart from its bytes, in bytes' worth of decoding
+DETECTED_ALONE_FACTOR = 3.5
 
 
 @dataclass(frozen=True)
@@ -60,6 +74,27 @@ class ClipCosts:
 def is_usable(entry: VideoEntry | None) -> bool:
     """Whether a clip is there to process: listed, present and not empty."""
     return entry is not None and entry.size_bytes is not None and entry.size_bytes > 0
+
+
+def costed_clips(families: Iterable[Family]) -> Iterator[tuple[VideoEntry, bool]]:
+    """The usable clips of ``families``, each with whether it is detected on its own: a REAL, or a fake
+    without a usable original (other fakes reuse their original's tracks)."""
+    for family in families:
+        original = family.original if is_usable(family.original) else None
+        if original is not None:
+            yield original, True
+        for fake in family.fakes:
+            if is_usable(fake):
+                yield fake, original is None
+
+
+def catalog_cost(families: Iterable[Family]) -> float:
+    """What processing ``families`` costs, in bytes' worth of decoding, from the catalog alone: good
+    for ranking tasks, not for seconds. Absent and zero-byte clips cost nothing."""
+    return sum(
+        (CLIP_FIXED_BYTES + (clip.size_bytes or 0)) * (DETECTED_ALONE_FACTOR if alone else 1.0)
+        for clip, alone in costed_clips(families)
+    )
 
 
 def pick_sample_families(families: Sequence[Family], k: int) -> list[Family]:

@@ -3,12 +3,13 @@
 The costs (``clip_costs``: CPU seconds per original and per fake, shard bytes per clip, measured on a
 sample of the source) scale to the chunks that remain the way ingest schedules them: each chunk's
 families packed into family tasks (``chunk.family_groups``, at least ``ray.min_videos_per_task``
-videos), started in plan order on ``cores / ray.cpus_per_decoder`` slots at once (``ray.tasks_in_flight``
-if set). Where detection runs follows ``ray.detector_placement`` as ingest resolves it: in the task on a
-CPU-only cluster (part of each task's time), in CPU actors (each serves one call at a time, so their
-total detection time also bounds the run), or on GPU actors (left out: it cannot be measured on this
-machine's CPU). Then ``RAY_SLOWDOWN`` and ``RAY_STARTUP_S``, calibrated against real runs, and, for a
-run on this machine while it is busy, the share of a core the sample got.
+videos), chunk after chunk, each chunk's tasks started largest first by the catalog's ranking
+(``chunk.largest_first``, as ingest orders them), on ``cores / ray.cpus_per_decoder`` slots at once
+(``ray.tasks_in_flight`` if set). Where detection runs follows ``ray.detector_placement`` as ingest
+resolves it: in the task on a CPU-only cluster (part of each task's time), in CPU actors (each serves
+one call at a time, so their total detection time also bounds the run), or on GPU actors (left out: it
+cannot be measured on this machine's CPU). Then ``RAY_SLOWDOWN`` and ``RAY_STARTUP_S``, calibrated
+against real runs, and, for a run on this machine while it is busy, the share of a core the sample got.
 """
 
 from __future__ import annotations
@@ -19,8 +20,8 @@ from dataclasses import asdict, dataclass, replace
 from typing import Any, Literal
 
 from dfdc_lake.config import Config
-from dfdc_lake.distributed.chunk import family_groups
-from dfdc_lake.distributed.clip_costs import ClipCosts, is_usable
+from dfdc_lake.distributed.chunk import family_groups, largest_first
+from dfdc_lake.distributed.clip_costs import ClipCosts, costed_clips
 from dfdc_lake.distributed.plan import Chunk
 from dfdc_lake.records import Family
 
@@ -62,7 +63,7 @@ class RunEstimate:
     originals: int  # clips costed as originals (REALs, and fakes without a usable original)
     fakes: int  # fakes that reuse their original's tracks
     work_s: float  # seconds of the family tasks, as measured (detection included unless on GPUs)
-    tasks_s: float  # the tasks on ``tasks_at_once`` slots, in plan order
+    tasks_s: float  # the tasks on ``tasks_at_once`` slots, in the order ingest starts them
     detect_s: float  # detection alone on CPU detection actors (0 otherwise)
     busy_share: float  # the share of each core the run gets (1: free cores)
     processing_s: float  # the larger of the two (the bottleneck) x RAY_SLOWDOWN / busy_share
@@ -78,20 +79,13 @@ class RunEstimate:
 def _clips(families: Sequence[Family]) -> tuple[int, int]:
     """(clips costed as originals, fakes that reuse a usable original); absent and zero-byte files cost
     nothing."""
-    originals = fakes = 0
-    for family in families:
-        has_original = is_usable(family.original)
-        originals += int(has_original)
-        present = sum(1 for fake in family.fakes if is_usable(fake))
-        if has_original:
-            fakes += present
-        else:
-            originals += present  # detected on its own, like an original
-    return originals, fakes
+    alone = [detected_alone for _, detected_alone in costed_clips(families)]
+    return sum(alone), len(alone) - sum(alone)
 
 
 def _makespan(task_seconds: list[float], slots: int) -> float:
-    """Wall time of tasks started in plan order on whichever of ``slots`` frees first (as ingest does)."""
+    """Wall time of tasks started in the given order on whichever of ``slots`` frees first (as ingest
+    does)."""
     free = [0.0] * max(1, slots)
     for seconds in task_seconds:
         heapq.heappush(free, heapq.heappop(free) + seconds)
@@ -139,8 +133,9 @@ def _formula(e: RunEstimate, config: Config) -> str:
     s_original = c.s_per_original - (detect if e.placement == "gpu" else 0.0)
     text = (
         f"processing = {RAY_SLOWDOWN:g} (Ray vs the sample, calibrated) x the {e.tasks} family tasks "
-        f"(originals x {s_original:.3g} s + fakes x {c.s_per_fake:.3g} s each) in plan order on "
-        f"{e.tasks_at_once} slots ({e.cores} cores / {config.ray.cpus_per_decoder:g} per task) = {e.tasks_s:.0f} s"
+        f"(originals x {s_original:.3g} s + fakes x {c.s_per_fake:.3g} s each), each chunk's largest "
+        f"first, on {e.tasks_at_once} slots ({e.cores} cores / {config.ray.cpus_per_decoder:g} per task) "
+        f"= {e.tasks_s:.0f} s"
     )
     if e.placement == "gpu":
         text += (
@@ -168,6 +163,9 @@ def estimate_run(
 ) -> RunEstimate:
     """Scale the measured costs to ``chunks`` (those that remain) on a cluster of ``cores`` and ``gpus``.
 
+    The tasks start in ingest's order (chunk after chunk, each chunk's largest first); the measured
+    costs only price them, so the estimate sees the tail ingest will have, not a better one.
+
     ``busy_share`` is the share of a core the run will get on each (1: the cores are free); for a run
     on this machine, ``costs.cpu_share`` is what the sample got.
     """
@@ -176,7 +174,8 @@ def estimate_run(
             f"need cores >= 1, gpus >= 0, 0 < busy_share <= 1; got {cores}, {gpus}, {busy_share}"
         )
     placement = detection_placement(config, gpus)
-    groups = [g for chunk in chunks for g in family_groups(chunk, config.ray.min_videos_per_task)]
+    min_videos = config.ray.min_videos_per_task
+    groups = [g for chunk in chunks for g in largest_first(family_groups(chunk, min_videos))]
     clips = [_clips(group.families) for group in groups]
     s_original = costs.s_per_original - (costs.detect_s_per_original if placement == "gpu" else 0.0)
     per_task = [n_orig * s_original + n_fake * costs.s_per_fake for n_orig, n_fake in clips]

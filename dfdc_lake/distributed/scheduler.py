@@ -1,10 +1,12 @@
 """Which family-group task runs next, and when a chunk commits.
 
-Chunks are taken in plan order and split into family groups (``chunk.family_groups``); their tasks are
-started in that order, at most ``max_tasks`` at once, so every CPU works whether the source has one
-chunk or thousands, and chunks finish (and commit) roughly in plan order. A chunk commits on the driver
-as soon as its last group is done; if one group fails after Ray's retries, the chunk is reported failed
-at once, its remaining groups are not started, and it stays uncommitted for a rerun.
+Chunks are taken in plan order and split into family groups (``chunk.family_groups``); a chunk's tasks
+are started largest estimated cost first (``chunk.largest_first``), so its longest task does not start
+last and leave the other slots idle at its end. At most ``max_tasks`` run at once, so every CPU works
+whether the source has one chunk or thousands, and chunks finish (and commit) roughly in plan order. A
+chunk commits on the driver as soon as its last group is done; if one group fails after Ray's retries,
+the chunk is reported failed at once, its remaining groups are not started, and it stays uncommitted
+for a rerun.
 
 :class:`FamilyTaskQueue` is the bookkeeping (plain Python); :func:`run_family_tasks` drives it with Ray.
 """
@@ -19,7 +21,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from dfdc_lake.config import Config
-from dfdc_lake.distributed.chunk import FamilyGroup, GroupResult, commit_chunk_attempt, family_groups
+from dfdc_lake.distributed.chunk import (
+    FamilyGroup,
+    GroupResult,
+    commit_chunk_attempt,
+    family_groups,
+    largest_first,
+)
 from dfdc_lake.distributed.plan import Chunk
 from dfdc_lake.distributed.progress import ProgressTracker
 from dfdc_lake.errors import LakeCommitError, StorageError
@@ -38,9 +46,9 @@ class ChunkAttempt:
 
     chunk: Chunk
     attempt_id: str
-    groups: list[FamilyGroup]
-    results: list[GroupResult] = field(default_factory=list)
-    started: int = 0  # groups whose task was started
+    groups: list[FamilyGroup]  # in the order they start (``largest_first``)
+    results: list[GroupResult] = field(default_factory=list)  # in the order they finished
+    started: int = 0  # groups whose task was started: ``groups[:started]``
     error: str | None = None
 
     @property
@@ -49,7 +57,8 @@ class ChunkAttempt:
 
 
 class FamilyTaskQueue:
-    """Hands out family-group tasks in chunk order under two limits, and says when a chunk is whole.
+    """Hands out family-group tasks, chunk after chunk and each chunk's largest first, under two limits,
+    and says when a chunk is whole.
 
     Args:
         chunks: the chunks to process, in plan order.
@@ -82,7 +91,7 @@ class FamilyTaskQueue:
         return bool(self._waiting) or any(a.started < len(a.groups) for a in self.open)
 
     def take(self) -> list[tuple[ChunkAttempt, FamilyGroup]]:
-        """The tasks to start now (marked running), in chunk order."""
+        """The tasks to start now (marked running): chunk after chunk, each chunk's largest first."""
         started: list[tuple[ChunkAttempt, FamilyGroup]] = []
         while self.running < self.max_tasks:
             attempt = next((a for a in self.open if a.started < len(a.groups)), None)
@@ -90,7 +99,8 @@ class FamilyTaskQueue:
                 if not self._waiting or 0 < self.max_chunks <= len(self.open):
                     break
                 chunk = self._waiting.popleft()
-                attempt = ChunkAttempt(chunk, self._new_attempt(), family_groups(chunk, self._min_videos))
+                groups = largest_first(family_groups(chunk, self._min_videos))
+                attempt = ChunkAttempt(chunk, self._new_attempt(), groups)
                 self.open.append(attempt)
             started.append((attempt, attempt.groups[attempt.started]))
             attempt.started += 1

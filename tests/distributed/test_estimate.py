@@ -11,9 +11,17 @@ import pytest
 
 from dfdc_lake import cli
 from dfdc_lake.config import Config
-from dfdc_lake.distributed.clip_costs import ClipCosts, pick_sample_families, sample_shard_bytes
-from dfdc_lake.distributed.estimate import RAY_SLOWDOWN, RAY_STARTUP_S, estimate_run
-from dfdc_lake.distributed.plan import plan_chunks
+from dfdc_lake.distributed.chunk import family_groups, largest_first
+from dfdc_lake.distributed.clip_costs import (
+    CLIP_FIXED_BYTES,
+    DETECTED_ALONE_FACTOR,
+    ClipCosts,
+    catalog_cost,
+    pick_sample_families,
+    sample_shard_bytes,
+)
+from dfdc_lake.distributed.estimate import RAY_SLOWDOWN, RAY_STARTUP_S, _makespan, estimate_run
+from dfdc_lake.distributed.plan import Chunk, plan_chunks
 from dfdc_lake.records import Family, VideoEntry
 from tests.lake.fakes import make_samples
 
@@ -83,6 +91,38 @@ def test_absent_and_empty_clips_cost_nothing_and_orphans_cost_as_originals() -> 
     estimate = estimate_run(costs(), plan_chunks([absent, empty], 60), Config(), cores=1)
     assert (estimate.originals, estimate.fakes) == (2, 0)
     assert estimate_run(costs(), [], Config(), cores=4).wall_s == 0
+
+
+def test_the_catalog_cost_grows_with_bytes_and_originals_and_is_zero_for_absent_clips() -> None:
+    real = CLIP_FIXED_BYTES + 100  # entry() files are 100 bytes
+    assert catalog_cost([family("aaaa", 2)]) == pytest.approx(real * DETECTED_ALONE_FACTOR + 2 * real)
+    orphans = family("bbbb", 2, original_size=None)  # its fakes are detected on their own
+    assert catalog_cost([orphans]) == pytest.approx(2 * real * DETECTED_ALONE_FACTOR)
+    assert catalog_cost([family("cccc", 0, original_size=0), Family("dddd", None, [])]) == 0
+    assert catalog_cost([family("eeee", 0, original_size=22_000_000)]) > 3 * catalog_cost([family("ffff", 0)])
+
+
+def test_a_chunks_costly_tasks_start_first_and_shorten_its_tail() -> None:
+    # The measured one-family tasks of a 42-clip source (2 slots), with made-up clip counts and sizes:
+    # family 1 has 22 MB clips; family 5 (26 s) holds two people, which its catalog entries cannot tell.
+    seconds = [4.7, 29.0, 8.4, 10.0, 12.5, 26.0, 9.4, 8.1, 4.7, 10.6]
+    clips = [4, 4, 4, 4, 5, 4, 4, 4, 4, 5]
+    mb = [1, 22, 2, 3, 3, 2, 2.5, 2, 1, 2.5]
+    families = [
+        Family(f"f{i}", entry(f"f{i}", size=int(m * 1e6)),
+               [entry(f"f{i}f{k}", f"f{i}", int(m * 1e6)) for k in range(n - 1)])
+        for i, (n, m) in enumerate(zip(clips, mb, strict=True))
+    ]  # fmt: skip
+    groups = family_groups(Chunk("p00-c0000", 0, tuple(families)), 1)
+    ordered = [g.first_family for g in largest_first(groups)]
+    assert ordered == [1, 4, 9, 3, 6, 2, 5, 7, 0, 8]
+    assert _makespan(seconds, 2) == pytest.approx(65.6)
+    assert _makespan([seconds[i] for i in ordered], 2) == pytest.approx(64.4)  # knowing family 5: 61.8
+
+    # plan prices the tasks in ingest's order: tasks of 3, 3 and 5.5 s would take 8.5 s in plan order
+    chunks = plan_chunks([family("aaaa", 0), family("bbbb", 0), family("cccc", 5)], videos_per_chunk=60)
+    one_family = Config().with_overrides(["ray.min_videos_per_task=1"])
+    assert estimate_run(costs(), chunks, one_family, cores=2).tasks_s == pytest.approx(3.0 + 3.0)
 
 
 def test_the_sample_is_taken_from_the_middle_deterministically() -> None:

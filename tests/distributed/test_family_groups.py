@@ -29,12 +29,13 @@ from dfdc_lake.stages.faces import FaceDetector, detect_fn
 from dfdc_lake.stages.family import FamilyProcessor
 
 
-def _family(name: str, fakes: int) -> Family:
-    def entry(video_id: str, label: str) -> VideoEntry:
+def _family(name: str, fakes: int, size_bytes: int = 1, original_bytes: int | None = None) -> Family:
+    def entry(video_id: str, label: str, nbytes: int | None) -> VideoEntry:
         return VideoEntry(video_id, f"{video_id}.mp4", 0, label, None if label == "REAL" else f"{name}.mp4",
-                          f"/nowhere/{video_id}.mp4", 1)  # fmt: skip
+                          f"/nowhere/{video_id}.mp4", nbytes)  # fmt: skip
 
-    return Family(name, entry(name, "REAL"), [entry(f"{name}{i}", "FAKE") for i in range(fakes)])
+    original = entry(name, "REAL", size_bytes if original_bytes is None else original_bytes)
+    return Family(name, original, [entry(f"{name}{i}", "FAKE", size_bytes) for i in range(fakes)])
 
 
 def _chunk(chunk_id: str, sizes: list[int]) -> Chunk:
@@ -85,6 +86,29 @@ def test_open_chunks_are_bounded_and_a_failed_group_fails_its_chunk_once():
     assert attempt.error == "WorkerCrashedError"
     assert [a.chunk_id for a, _ in queue.take()] == ["p00-c0001"]
     assert queue.running == 1
+
+
+def test_a_chunks_groups_start_largest_first_and_it_commits_after_the_last_one():
+    mb = 1_000_000
+    families = (
+        _family("a", 1, 1 * mb),
+        _family("b", 1, 22 * mb),  # big clips: decoding them costs most
+        _family("c", 1, 1 * mb),  # ties with "a": stays after it
+        _family("d", 2, 1 * mb),  # one fake more than "a"
+        _family("e", 1, 1 * mb, original_bytes=0),  # an empty original costs nothing; its fake detects alone
+    )
+    chunks = [Chunk("p00-c0000", 0, families), _chunk("p00-c0001", [1])]
+    queue = FamilyTaskQueue(chunks, 1, max_tasks=2, max_chunks=1)
+    started = [(a.chunk_id, g.first_family) for a, g in queue.take()]
+    attempt = queue.open[0]
+    assert [g.first_family for g in attempt.groups] == [1, 3, 0, 2, 4]
+    for finished, first_family in enumerate([1, 3, 0, 2, 4], start=1):
+        group = next(g for g in attempt.groups if g.first_family == first_family)
+        assert queue.done(attempt, _result(group)) == (finished == 5)  # whole after its last group only
+        started += [(a.chunk_id, g.first_family) for a, g in queue.take()]
+        assert queue.running <= 2  # max_tasks
+    # max_chunks=1: the next chunk opens only once this one is whole
+    assert started == [("p00-c0000", i) for i in (1, 3, 0, 2, 4)] + [("p00-c0001", 0)]
 
 
 @pytest.fixture(scope="module")
