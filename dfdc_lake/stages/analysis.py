@@ -29,9 +29,11 @@ from dfdc_lake.stages.decode import (
     DecodedVideo,
     StreamProbe,
     VideoDecoder,
+    first_pass,
     probe_streams,
     release_free_memory,
 )
+from dfdc_lake.stages.decode_pyav import PacketIndex
 from dfdc_lake.stages.faces import DetectFn, Detections
 from dfdc_lake.stages.labels import AudioVerdict, FaceVerdict, ModalityLabeler
 from dfdc_lake.stages.tracker import build_tracks, detection_positions, face_frame_share, fill_between, steady
@@ -219,15 +221,13 @@ class VideoAnalyzer:
             timings: accumulates seconds per stage.
             labels_known: False for raw videos without metadata (face_fake / audio_fake become None).
         """
-        probe = probe_streams(data)  # raises EmptyFileError for an empty file
         # Audio first: its decode buffers are freed before the frames' segments take their memory.
-        with timings("audio"):
-            audio = self.audio.extract(data, probe.has_audio)
+        probe, index, audio = self._first_pass(data, timings)
         release_free_memory()
         # A fake of another size or frame rate than its original (a re-scaled or re-timed copy) cannot
         # be cut at the original's frames and boxes: its faces are found on their own, face unknown.
         aligned = reference is not None and probe.lines_up_with(reference.probe)
-        scan = self._scan(data, reference if aligned else None, timings, probe)
+        scan = self._scan(data, reference if aligned else None, timings, probe, index)
         if scan.info is None:  # the decoder raises first; kept for the type checker
             raise VideoDecodeError("no frame could be decoded")
         crops = {track_id: merge_track_crops(parts) for track_id, parts in scan.crops.items()}
@@ -243,8 +243,36 @@ class VideoAnalyzer:
             )
         return samples, findings.outcome(family_id, entry), new_reference
 
+    def _first_pass(
+        self, data: ClipData, timings: StageTimings
+    ) -> tuple[StreamProbe, PacketIndex | None, AudioFeatures | None]:
+        """The streams, PyAV's frame numbering and the audio features, before any frame is decoded.
+
+        With PyAV one demux of the clip gives all three (``decode.first_pass``); its time counts as
+        "decode", the audio's decoding included, and "audio" is the spectrogram. With decord the clip is
+        probed and its audio decoded apart, as "audio".
+
+        Raises:
+            EmptyFileError, VideoDecodeError: the clip is empty or not a readable container.
+        """
+        if self.config.decode.backend == "pyav":
+            with timings("decode"):
+                first = first_pass(data, self.config.audio.sample_rate_hz)
+            with timings("audio"):
+                audio = None if first.audio is None else self.audio.features(first.audio)
+            return first.probe, first.index, audio
+        probe = probe_streams(data)  # raises EmptyFileError for an empty file
+        with timings("audio"):
+            audio = self.audio.extract(data, probe.has_audio)
+        return probe, None, audio
+
     def _scan(
-        self, data: ClipData, reference: Reference | None, timings: StageTimings, probe: StreamProbe
+        self,
+        data: ClipData,
+        reference: Reference | None,
+        timings: StageTimings,
+        probe: StreamProbe,
+        index: PacketIndex | None,
     ) -> _Scan:
         """Decode segment by segment; per segment find (or take the original's) tracks and crop them."""
         wanted = None if reference is None else reference.frame_indices
@@ -252,7 +280,7 @@ class VideoAnalyzer:
         scan = _Scan()
         if reference is not None:  # a fake's faces are the original's
             scan.shares = [(reference.face_frame_share, 1)]
-        segments = iter(self.decoder.segments(data, wanted, segment_frames, probe))
+        segments = iter(self.decoder.segments(data, wanted, segment_frames, probe, index))
         while True:
             with timings("decode"):
                 video = next(segments, None)

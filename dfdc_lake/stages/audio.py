@@ -17,12 +17,33 @@ from dfdc_lake.config import AudioConfig
 from dfdc_lake.records import AudioFeatures
 from dfdc_lake.stages.clip import ClipData, open_clip
 
-__all__ = ["TOP_DB", "LogMelExtractor"]
+__all__ = ["TOP_DB", "LogMelExtractor", "MonoResampler"]
 
 log = logging.getLogger(__name__)
 
 TOP_DB = 80.0  # dynamic range kept below each spectrogram's peak
 AMIN = 1e-10  # power floor before the log
+
+
+class MonoResampler:
+    """Audio frames in, mono float32 samples at ``rate_hz`` out (only the resampled samples are held)."""
+
+    def __init__(self, rate_hz: int) -> None:
+        import av
+
+        self._resampler = av.AudioResampler(format="flt", layout="mono", rate=rate_hz)
+        self._chunks: list[np.ndarray] = []
+
+    def add(self, frame: Any) -> None:
+        self._chunks += [out.to_ndarray().reshape(-1) for out in self._resampler.resample(frame)]
+
+    def samples(self) -> np.ndarray | None:
+        """Flush the resampler; the samples so far, or None when there are none."""
+        self.add(None)
+        if not self._chunks:
+            return None
+        samples = np.concatenate(self._chunks).astype(np.float32, copy=False)
+        return samples if samples.size else None
 
 
 @dataclass
@@ -50,27 +71,22 @@ class LogMelExtractor:
         """Mono float32 samples at ``sample_rate_hz``; None when the clip has no decodable audio.
 
         Streamed through PyAV's resampler frame by frame, so only the resampled mono samples are held
-        (38 MB for 10 minutes at 16 kHz; decoding the whole track first took about 1 GB).
+        (38 MB for 10 minutes at 16 kHz; decoding the whole track first took about 1 GB). Ingest with
+        PyAV takes the same samples from its one demux of the clip (``decode.first_pass``).
         """
         import av
 
-        chunks: list[np.ndarray] = []
         try:
             with av.open(open_clip(data), mode="r") as container:
                 if not container.streams.audio:
                     return None
-                stream = container.streams.audio[0]
-                resampler = av.AudioResampler(format="flt", layout="mono", rate=self.config.sample_rate_hz)
-                for frame in container.decode(stream):
-                    chunks += [out.to_ndarray().reshape(-1) for out in resampler.resample(frame)]
-                chunks += [out.to_ndarray().reshape(-1) for out in resampler.resample(None)]
+                mono = MonoResampler(self.config.sample_rate_hz)
+                for frame in container.decode(container.streams.audio[0]):
+                    mono.add(frame)
+                return mono.samples()
         except (av.FFmpegError, ValueError) as err:
             log.debug("no decodable audio: %s", str(err).splitlines()[0] if str(err) else type(err).__name__)
             return None
-        if not chunks:
-            return None
-        samples = np.concatenate(chunks).astype(np.float32, copy=False)
-        return samples if samples.size else None
 
     def features(self, samples: np.ndarray) -> AudioFeatures:
         """The log-mel spectrogram (dB, ``TOP_DB`` below the peak) of mono samples."""

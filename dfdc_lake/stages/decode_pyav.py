@@ -29,7 +29,7 @@ from dfdc_lake.records import VideoInfo
 from dfdc_lake.stages.clip import ClipData, open_clip
 from dfdc_lake.stages.frames import RgbFrames, SampledFrames, Yuv420Frames
 
-__all__ = ["PacketIndex", "stream_frames"]
+__all__ = ["PacketIndex", "index_packets", "packet_index", "stream_frames"]
 
 
 @dataclass(frozen=True)
@@ -50,6 +50,11 @@ def index_packets(container: Any, stream: Any) -> PacketIndex:
         pts = packet.pts if packet.pts is not None else packet.dts
         if packet.size and pts is not None:  # size 0: the flush packet at the end
             pts_values.append(int(pts))
+    return packet_index(stream, pts_values)
+
+
+def packet_index(stream: Any, pts_values: list[int]) -> PacketIndex:
+    """Frame numbers from the pts of every packet of ``stream``, in any order."""
     if not pts_values:
         raise VideoDecodeError("the video stream has no frames")
     pts_sorted = np.unique(np.asarray(pts_values, dtype=np.int64))
@@ -100,6 +105,11 @@ class _NearestPicker:
                 yield choice
         self.previous = (rank, frame)
 
+    @property
+    def done(self) -> bool:
+        """Every target has its frame."""
+        return self.next >= len(self.targets)
+
     def finish(self) -> Iterator[tuple[int, Any]]:
         pending = self.next < len(self.targets) and self.previous is not None
         if pending and self.previous is not None and self.previous[0] != self.last_taken:
@@ -110,17 +120,25 @@ class _NearestPicker:
 def _picked(
     container: Any, stream: Any, index: PacketIndex, targets: np.ndarray, exact: bool
 ) -> Iterator[tuple[int, Any]]:
+    """The sampled frames as ``(rank, frame)``; decoding stops once the last one is out (a 10 s clip
+    sampled every 10th frame leaves its last 9 frames undecoded)."""
     wanted = set(targets.tolist())
+    remaining = set(wanted)
     picker = None if exact else _NearestPicker(targets)
     for frame in _decoded(container, stream, index, wanted if exact else None):
         rank = index.rank_of_pts.get(int(frame.pts)) if frame.pts is not None else None
         if rank is None:
             continue
         if picker is None:
-            if rank in wanted:
+            if rank in remaining:
+                remaining.discard(rank)
                 yield rank, frame
+                if not remaining:
+                    return
         else:
             yield from picker.offer(rank, frame)
+            if picker.done:
+                return
     if picker is not None:
         yield from picker.finish()
 
@@ -133,6 +151,7 @@ def stream_frames(
     max_frames: int | None,
     reference_only: bool,
     segment_frames: Callable[[VideoInfo], int],
+    index: PacketIndex | None = None,
 ) -> tuple[VideoInfo, Iterator[tuple[np.ndarray, SampledFrames, np.ndarray]]]:
     """The clip's info and its sampled frames, segment by segment.
 
@@ -143,6 +162,7 @@ def stream_frames(
         max_frames: cap on sampled frames (None: all).
         reference_only: decode reference frames only and take the nearest one per target.
         segment_frames: sampled frames per segment, given the clip's info.
+        index: the video's frame numbering when ``first_pass`` took it (saves an open and a demux).
 
     Returns:
         ``(info, segments)``; each segment is ``(frame_indices int32 [T], frames, timestamps_s
@@ -151,8 +171,9 @@ def stream_frames(
     import av
 
     try:
-        with av.open(open_clip(data), mode="r") as indexing:
-            index = index_packets(indexing, indexing.streams.video[0])
+        if index is None:
+            with av.open(open_clip(data), mode="r") as indexing:
+                index = index_packets(indexing, indexing.streams.video[0])
         # A second, fresh demuxer for decoding: cheaper than seeking the first one back (measured).
         container = av.open(open_clip(data), mode="r")
     except av.FFmpegError as err:

@@ -152,3 +152,98 @@ def test_segment_size_follows_segment_mb() -> None:
     full_hd = VideoInfo(fps=29.97, num_frames=18000, width_px=1920, height_px=1080)
     assert segment_frames_for(full_hd, DecodeConfig(segment_mb=256)) == 43  # 43 x 5.9 MiB
     assert segment_frames_for(full_hd, DecodeConfig(segment_mb=16)) == 2
+
+
+def _counting_opens(monkeypatch: pytest.MonkeyPatch) -> list[object]:
+    """Count ``av.open`` calls from now on."""
+    import av
+
+    opened: list[object] = []
+    real_open = av.open
+
+    def counted(*args: object, **kwargs: object) -> object:
+        opened.append(args[0])
+        return real_open(*args, **kwargs)
+
+    monkeypatch.setattr(av, "open", counted)
+    return opened
+
+
+def test_first_pass_is_the_probe_the_frame_numbers_and_the_audio_in_one_open(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import io
+
+    import av
+
+    from dfdc_lake.stages.decode import first_pass
+    from dfdc_lake.stages.decode_pyav import index_packets
+
+    data = write_clip(tmp_path / "c.mp4", num_frames=30, fps=12, b_frames=2).read_bytes()
+    opened = _counting_opens(monkeypatch)
+    first = first_pass(data, AudioConfig().sample_rate_hz)
+    assert len(opened) == 1
+    monkeypatch.undo()
+    assert first.probe == probe_streams(data)
+    with av.open(io.BytesIO(data)) as container:
+        index = index_packets(container, container.streams.video[0])
+    assert first.index is not None and first.index.info == index.info
+    np.testing.assert_array_equal(first.index.pts_sorted, index.pts_sorted)
+    assert first.index.rank_of_pts == index.rank_of_pts
+    samples = LogMelExtractor(AudioConfig()).decode(data)
+    assert first.audio is not None and samples is not None and len(samples) > 16_000
+    np.testing.assert_array_equal(first.audio, samples)  # the same samples, bit for bit
+
+    silent = first_pass(write_clip(tmp_path / "s.mp4", audio=False).read_bytes(), 16_000)
+    assert silent.audio is None and silent.index is not None and not silent.probe.has_audio
+    sound_only = first_pass(write_clip(tmp_path / "a.mp4", video=False).read_bytes(), 16_000)
+    assert sound_only.index is None and not sound_only.probe.has_video
+    with pytest.raises(EmptyFileError):
+        first_pass(b"", 16_000)
+    with pytest.raises(VideoDecodeError):
+        first_pass(b"\x00\x01 not a container" * 100, 16_000)
+
+
+@pytest.mark.parametrize("backend", ["pyav", "decord"])
+def test_a_clip_is_opened_twice(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, backend: str) -> None:
+    """PyAV: the first pass, then the frames (it was four opens: probe, audio, frame numbers, frames).
+    decord: PyAV probes and decodes the audio, and decord opens the clip for the frames."""
+    from dfdc_lake.config import Config
+    from dfdc_lake.stages.family import FamilyProcessor
+
+    path = write_clip(tmp_path / "c.mp4", num_frames=30, fps=12)
+    config = Config().with_overrides([f"decode.backend={backend}"])
+
+    def no_faces(frames: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+        return [(np.zeros((0, 4), np.float32), np.zeros((0,), np.float32)) for _ in frames]
+
+    processor = FamilyProcessor(config=config, detect=no_faces)
+    processor.setup()
+    opened = _counting_opens(monkeypatch)
+    _, outcome = processor.process_video(str(path))
+    assert outcome.status.value == "no_face"
+    assert len(opened) == 2
+
+
+@pytest.mark.parametrize("wanted", [None, np.array([1, 7, 13], np.int32)])
+def test_decoding_stops_after_the_last_sampled_frame(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, wanted: np.ndarray | None
+) -> None:
+    from dfdc_lake.stages import decode_pyav
+
+    data = write_clip(tmp_path / "c.mp4", num_frames=60, fps=12, b_frames=2).read_bytes()
+    whole = VideoDecoder(DecodeConfig(frame_stride=1, reference_frames_only=False)).decode(data)
+    decoded: list[int] = []
+    real_decoded = decode_pyav._decoded
+
+    def counted(*args: object) -> object:
+        for frame in real_decoded(*args):  # type: ignore[arg-type]
+            decoded.append(int(frame.pts))
+            yield frame
+
+    monkeypatch.setattr(decode_pyav, "_decoded", counted)
+    video = VideoDecoder(DecodeConfig(frame_stride=10, max_frames=2)).decode(data, wanted=wanted)
+    last = int(video.frame_indices[-1])
+    assert last <= 13
+    assert len(decoded) <= last + 4  # the decoder's reordering delay, not the other ~45 frames
+    np.testing.assert_array_equal(video.frames, whole.frames[video.frame_indices])
