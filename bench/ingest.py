@@ -138,11 +138,18 @@ def shard_bytes(lake_path: Path) -> dict[str, int]:
     return totals
 
 
-def print_details(clips: int, stages: dict[str, float], sampler: RssSampler, workers: int) -> None:
+def print_details(
+    clips: int, stages: dict[str, float], sampler: RssSampler, workers: int, processing_s: float
+) -> None:
     print("\nseconds per clip by stage (task time, one core per task):")
     for key in ("read", "decode", "detect", "crops", "audio", "labels", "write", "total"):
         if key in stages:
             print(f"  {key:8}{stages[key] / clips:8.2f}")
+    busy_s = stages.get("total", 0.0) / workers
+    print(f"where the processing wall went: the tasks' own seconds / {workers} CPUs = {busy_s:.1f} s; the other "
+          f"{processing_s - busy_s:.1f} s of {processing_s:.1f} s had a CPU without a task (workers importing "
+          f"torch and MTCNN before their first task, slots idle at a chunk's end), "
+          f"{busy_s / processing_s:.0%} busy")  # fmt: skip
     gib = 1024**3
     print(f"peak RSS of a Ray worker {sampler.peak_one / gib:.2f} GiB; of all of them at once "
           f"{sampler.peak_all / gib:.2f} GiB ({workers} CPUs)")  # fmt: skip
@@ -150,8 +157,12 @@ def print_details(clips: int, stages: dict[str, float], sampler: RssSampler, wor
     core_h = per_clip * DFDC_CLIPS / 3600
     print(f"projected for DFDC ({DFDC_CLIPS:,} clips; synthetic clips, CPU only, not measured there): "
           f"{per_clip:.2f} core-s per clip, {core_h:,.0f} core-hours; "
-          f"{core_h / 16:,.0f} h on 16 cores, {core_h / 96:,.1f} h on 96 cores "
-          f"(GPUs would take detection off the cores: not measured here)")  # fmt: skip
+          f"{core_h / 16:,.0f} h on 16 cores, {core_h / 96:,.1f} h on 96 cores")  # fmt: skip
+    cpu_per_clip = (stages.get("total", 0.0) - stages.get("detect", 0.0)) / clips
+    cpu_h = cpu_per_clip * DFDC_CLIPS / 3600
+    print(f"projected with detection on GPUs (GPU detection not measured: assumes the GPUs keep up): "
+          f"{cpu_per_clip:.2f} core-s per clip, {cpu_h:,.0f} core-hours; {cpu_h / 16:,.1f} h on 16 cores + 1 GPU, "
+          f"{cpu_h / 96:,.1f} h on 96 cores + 8 GPUs")  # fmt: skip
 
 
 def main() -> int:
@@ -234,7 +245,7 @@ def main() -> int:
     for fmt, size in shard_bytes(lake).items():
         print(f"{fmt} shards: {size / 1e6:.1f} MB, {size / 1024 / n:.0f} KiB per clip"
               f"{f' ({args.set})' if args.set else ''}")  # fmt: skip
-    print_details(n, stage_seconds(lake), sampler, args.workers)
+    print_details(n, stage_seconds(lake), sampler, args.workers, report.processing_s)
     return 0 if report.ok else 1
 
 

@@ -30,6 +30,7 @@ from dfdc_lake.stages.decode import (
     StreamProbe,
     VideoDecoder,
     first_pass,
+    keep_freed_heap,
     probe_streams,
     release_free_memory,
 )
@@ -153,6 +154,7 @@ class VideoAnalyzer:
 
     def setup(self) -> None:
         self.audio.setup()
+        keep_freed_heap()  # clip after clip: freed pages are reused, not faulted in again
 
     def detect_tracks(self, video: DecodedVideo) -> tuple[list[FaceTrack], float]:
         """Detect on downscaled frames, map boxes to source pixels, link them into tracks.

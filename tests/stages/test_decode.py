@@ -247,3 +247,13 @@ def test_decoding_stops_after_the_last_sampled_frame(
     assert last <= 13
     assert len(decoded) <= last + 4  # the decoder's reordering delay, not the other ~45 frames
     np.testing.assert_array_equal(video.frames, whole.frames[video.frame_indices])
+
+
+def test_free_memory_is_given_back_only_above_the_budget() -> None:
+    from dfdc_lake.stages.decode import keep_freed_heap, release_free_memory, resident_bytes
+
+    keep_freed_heap()
+    resident = resident_bytes()
+    assert resident is not None and resident > 10 << 20  # this Python with numpy holds > 10 MB
+    assert not release_free_memory(above_bytes=resident + (1 << 30))
+    assert release_free_memory(above_bytes=0)
