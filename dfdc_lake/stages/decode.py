@@ -95,13 +95,18 @@ def probe_streams(data: ClipData) -> StreamProbe:
         EmptyFileError: ``data`` is empty.
         VideoDecodeError: ``data`` is not a readable media container.
     """
+    with _open_container(data) as container:
+        return probe_of(container)
+
+
+def _open_container(data: ClipData) -> Any:
+    """A PyAV container of ``data``; EmptyFileError or VideoDecodeError when it is none."""
     if not clip_size(data):
         raise EmptyFileError("the file is empty (0 bytes)")
     import av
 
     try:
-        with av.open(open_clip(data), mode="r") as container:
-            return probe_of(container)
+        return av.open(open_clip(data), mode="r")
     except av.FFmpegError as err:
         raise VideoDecodeError(f"not a readable media container: {err}") from None
 
@@ -143,18 +148,12 @@ def first_pass(data: ClipData, audio_rate_hz: int) -> FirstPass:
         EmptyFileError: ``data`` is empty.
         VideoDecodeError: not a readable container, or its video packets cannot be demuxed.
     """
-    if not clip_size(data):
-        raise EmptyFileError("the file is empty (0 bytes)")
     import av
 
     from dfdc_lake.stages.audio import MonoResampler
-    from dfdc_lake.stages.decode_pyav import packet_index
+    from dfdc_lake.stages.decode_pyav import packet_index, packet_pts
 
-    try:
-        container = av.open(open_clip(data), mode="r")
-    except av.FFmpegError as err:
-        raise VideoDecodeError(f"not a readable media container: {err}") from None
-    with container:
+    with _open_container(data) as container:
         probe = probe_of(container)
         if not probe.has_video:
             return FirstPass(probe, None, None)
@@ -165,9 +164,8 @@ def first_pass(data: ClipData, audio_rate_hz: int) -> FirstPass:
         try:
             for packet in container.demux(*([video] if audio is None else [video, audio])):
                 if packet.stream.type == "video":
-                    pts = packet.pts if packet.pts is not None else packet.dts
-                    if packet.size and pts is not None:  # size 0: the flush packet at the end
-                        pts_values.append(int(pts))
+                    if (pts := packet_pts(packet)) is not None:
+                        pts_values.append(pts)
                 elif mono is not None:
                     mono = _add_audio(mono, packet)
         except av.FFmpegError as err:

@@ -29,7 +29,7 @@ from dfdc_lake.records import VideoInfo
 from dfdc_lake.stages.clip import ClipData, open_clip
 from dfdc_lake.stages.frames import RgbFrames, SampledFrames, Yuv420Frames
 
-__all__ = ["PacketIndex", "index_packets", "packet_index", "stream_frames"]
+__all__ = ["PacketIndex", "index_packets", "packet_index", "packet_pts", "stream_frames"]
 
 
 @dataclass(frozen=True)
@@ -45,12 +45,14 @@ class PacketIndex:
 
 def index_packets(container: Any, stream: Any) -> PacketIndex:
     """Demux every packet of ``stream`` (no decoding, nothing kept) and number the frames by time."""
-    pts_values = []
-    for packet in container.demux(stream):
-        pts = packet.pts if packet.pts is not None else packet.dts
-        if packet.size and pts is not None:  # size 0: the flush packet at the end
-            pts_values.append(int(pts))
+    pts_values = [pts for packet in container.demux(stream) if (pts := packet_pts(packet)) is not None]
     return packet_index(stream, pts_values)
+
+
+def packet_pts(packet: Any) -> int | None:
+    """A video packet's presentation time (its dts when it has none); None for the flush packet."""
+    pts = packet.pts if packet.pts is not None else packet.dts
+    return int(pts) if packet.size and pts is not None else None  # size 0: the flush packet at the end
 
 
 def packet_index(stream: Any, pts_values: list[int]) -> PacketIndex:
