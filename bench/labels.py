@@ -2,7 +2,7 @@
 
     python bench/labels.py                        # originals: the real clips in ../shared/dfdc-sample
     python bench/labels.py CLIP.mp4 ... --work bench-out/labels --reuse
-    python bench/labels.py --catalogue blind     # the pre-registered blind check, configured thresholds
+    python bench/labels.py --catalogue blind2    # a pre-registered blind check, configured thresholds
 
 1. ``write_manipulation_set`` derives, from each original, face fakes (swaps, a partial swap,
    low-resolution re-renders, mouth/eye warps), audio fakes (voice swap, pitch shifts, a band-limited
@@ -19,9 +19,10 @@
 5. The synthetic corpus (``dfdc-lake synth``) is scored with the same thresholds against its truth.
 
 The configured thresholds were chosen after seeing every original's scores on that catalogue, so its
-held-back half is not blind. ``--catalogue blind`` derives ``BLIND_CHECK`` instead (other strengths,
-fixed before they were scored: see ``dfdc_lake/synth/manipulate/kinds.py``), fits nothing, holds back
-every original and reports the issue's bar under the configured thresholds alone.
+held-back half is not blind. ``--catalogue blind`` or ``blind2`` derives ``BLIND_CHECK`` or
+``BLIND_CHECK_2`` instead (other strengths, fixed before they were scored: see
+``dfdc_lake/synth/manipulate/kinds.py``), fits nothing, holds back every original and reports the
+issue's bar under the configured thresholds alone.
 """
 
 from __future__ import annotations
@@ -356,7 +357,7 @@ def _scores(args: argparse.Namespace, originals: list[Path]) -> list[TrackScore]
                 overwrite=True,
             )
             print(f"manipulation set: {built.describe()}", file=sys.stderr)
-        rows, boxes = score_set(root, every_held_back=args.catalogue == "blind")
+        rows, boxes = score_set(root, every_held_back=args.catalogue != "main")
         measure_face_change(root, rows, boxes)
         args.work.mkdir(parents=True, exist_ok=True)
         scores_file.write_text(json.dumps([asdict(row) for row in rows], indent=1))
@@ -445,10 +446,12 @@ def main() -> int:
         "--catalogue",
         choices=list(CATALOGUES),
         default="main",
-        help="main: fit on half the originals, report the other half; blind: the pre-registered "
+        help="main: fit on half the originals, report the other half; blind, blind2: a pre-registered "
         "blind catalogue, every original held back, configured thresholds only (default main)",
     )
-    parser.add_argument("--work", type=Path, help="default: bench-out/labels (blind: bench-out/labels-blind)")
+    parser.add_argument(
+        "--work", type=Path, help="default: bench-out/labels (else bench-out/labels-CATALOGUE)"
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--reuse", action="store_true", help="reuse the set and scores already in --work")
@@ -458,7 +461,9 @@ def main() -> int:
     originals = args.originals or sorted(SAMPLE.glob("*/*.mp4"))
     if not originals:
         parser.error(f"no originals given and none in {SAMPLE}")
-    args.work = args.work or REPO / "bench-out" / ("labels-blind" if args.catalogue == "blind" else "labels")
+    args.work = args.work or REPO / "bench-out" / (
+        "labels" if args.catalogue == "main" else f"labels-{args.catalogue}"
+    )
     args.reuse = args.reuse or args.set is not None
     started = time.perf_counter()
     rows = _scores(args, originals)
@@ -466,7 +471,7 @@ def main() -> int:
     if stray:
         parser.error(f"the scores in {args.work} hold manipulations of another catalogue: {', '.join(stray)}")
     crf35 = _crf35_change(rows)
-    report = report_blind if args.catalogue == "blind" else report_main
+    report = report_main if args.catalogue == "main" else report_blind
     configured = report(rows, crf35)
     if not args.no_synthetic:
         print("\n## " + score_synthetic(args.work, configured))

@@ -9,7 +9,13 @@ import pytest
 
 from dfdc_lake.synth.manipulate import write_manipulation_set
 from dfdc_lake.synth.manipulate.__main__ import main
-from dfdc_lake.synth.manipulate.kinds import BLIND_CHECK, MANIPULATIONS, Manipulation, select_manipulations
+from dfdc_lake.synth.manipulate.kinds import (
+    BLIND_CHECK,
+    BLIND_CHECK_2,
+    MANIPULATIONS,
+    Manipulation,
+    select_manipulations,
+)
 
 # What the blind catalogue repeats on purpose: what has no strength to vary, and the CRF 35 yardstick.
 REPEATED = {
@@ -68,3 +74,16 @@ def test_the_command_line_takes_a_catalogue(tmp_path, capsys):
     ]
     assert main(args) == 2
     assert "no manipulation of the blind catalogue" in capsys.readouterr().err
+
+
+def test_the_second_blind_catalogue_holds_only_strengths_never_scored():
+    """``blind2`` repeats the yardsticks (and the swap with a voice swap); every other strength is new
+    to both catalogues scored before it, and its file names never clash with theirs."""
+    scored = {_recipe(m) for m in (*MANIPULATIONS, *BLIND_CHECK)}
+    repeated = {(m.kind, m.variant) for m in BLIND_CHECK_2 if _recipe(m) in scored}
+    assert repeated == REPEATED | {("swap_and_voice", "")}
+    names = [manipulation.file_name("clip") for manipulation in BLIND_CHECK_2]
+    assert len(set(names)) == len(names)
+    earlier = {m.file_name("clip"): _recipe(m) for m in (*MANIPULATIONS, *BLIND_CHECK)}
+    assert all(earlier.get(m.file_name("clip"), _recipe(m)) == _recipe(m) for m in BLIND_CHECK_2)
+    assert select_manipulations(None, "blind2") == list(BLIND_CHECK_2)

@@ -6,7 +6,8 @@ band-limited voices) and controls that manipulate nothing (re-encodes, 15 fps, q
 copy). It writes them as a DFDC source (``OUT/dfdc_train_part_0`` with ``metadata.json``) that
 ``dfdc-lake ingest`` reads, and ``OUT/manipulations.json`` saying what each derived clip is
 (``read_truth``). From the shell: ``python -m dfdc_lake.synth.manipulate OUT CLIP...``; with
-``--catalogue blind``, the strengths the label thresholds were not chosen on (``kinds.BLIND_CHECK``).
+``--catalogue blind`` or ``blind2``, strengths the label thresholds were not chosen on
+(``kinds.BLIND_CHECK``, ``kinds.BLIND_CHECK_2``).
 
 The names below are loaded on first use, so importing this package stays cheap.
 """

@@ -30,8 +30,8 @@ def main(argv: list[str] | None = None) -> int:
         "--catalogue",
         choices=list(CATALOGUES),
         default="main",
-        help="main: the manipulations the label thresholds were chosen on; blind: other strengths, "
-        "for checking those thresholds (default main)",
+        help="main: the manipulations the label thresholds were chosen on; blind, blind2: other "
+        "strengths, fixed before they were scored, for checking those thresholds (default main)",
     )
     parser.add_argument("--max-seconds", type=float, help="cut each original to its first N seconds")
     parser.add_argument("--seed", type=int, default=0, help="the same seed derives the same set (default 0)")

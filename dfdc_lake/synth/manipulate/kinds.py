@@ -4,12 +4,13 @@ A control changes nothing a detector should call fake (a re-encode, a lower fram
 resolution, a copy); it tells how much a per-modality measure moves when nothing was manipulated.
 Where a kind comes in strengths, the easy variant comes first.
 
-Two catalogues: ``MANIPULATIONS`` (``main``), the set the label thresholds were chosen on, and
-``BLIND_CHECK`` (``blind``), other strengths of the same kinds, fixed before any of them was scored,
-so that the configured thresholds can be checked on manipulations they were not chosen on. The
-blind one repeats the swap, the voice swap and the controls whose strength has nothing to vary (15 fps,
-quarter resolution, a copy), and the CRF 35 re-encode, the yardstick of how much a face manipulation
-changed the face.
+Three catalogues: ``MANIPULATIONS`` (``main``), the set the label thresholds and measures were chosen
+on, and two blind checks of other strengths of the same kinds, each fixed before any of them was
+scored, so that the configured labels can be checked on manipulations they were not chosen on:
+``BLIND_CHECK`` (``blind``, scored once on 2026-12-01 and seen since), then ``BLIND_CHECK_2``
+(``blind2``), fixed after it, when the face measures changed. A blind catalogue repeats the swap, the
+voice swap and the controls whose strength has nothing to vary (15 fps, quarter resolution, a copy),
+and the CRF 35 re-encode, the yardstick of how much a face manipulation changed the face.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Any
 
 __all__ = [
     "BLIND_CHECK",
+    "BLIND_CHECK_2",
     "CATALOGUES",
     "KINDS",
     "MANIPULATIONS",
@@ -127,7 +129,34 @@ BLIND_CHECK: tuple[Manipulation, ...] = (
     Manipulation("copy"),
 )
 
-CATALOGUES: dict[str, tuple[Manipulation, ...]] = {"main": MANIPULATIONS, "blind": BLIND_CHECK}
+# Pre-registered on 2026-12-01, after ``BLIND_CHECK`` was seen and before any of these was scored:
+# strengths between those of the catalogues above, none of them scored before; not to be tuned.
+BLIND_CHECK_2: tuple[Manipulation, ...] = (
+    Manipulation("swap"),
+    Manipulation("partial_swap", "two_fifths", {"share": 2 / 5}),
+    Manipulation("smooth", "x5", {"factor": 5.0, "blur_px": 1.75}),
+    Manipulation("smooth", "x3_5", {"factor": 3.5, "blur_px": 1.25}),
+    Manipulation("smooth", "x2_5", {"factor": 2.5, "blur_px": 0.75}),
+    Manipulation("warp", "light", {"strength": 0.055}),
+    Manipulation("swap_and_voice"),
+    Manipulation("voice_swap"),
+    Manipulation("pitch_shift", "down3", {"semitones": -3.0}),
+    Manipulation("pitch_shift", "up3", {"semitones": 3.0}),
+    Manipulation("band_limited", "mid", {"low_hz": 350.0, "high_hz": 3200.0, "ratio": 2.5}),
+    Manipulation("reencode", "crf21", {"crf": 21}),
+    Manipulation("reencode", "crf30", {"crf": 30}),
+    Manipulation("reencode", "crf33", {"crf": 33}),
+    Manipulation("reencode", "crf35", {"crf": 35}),
+    Manipulation("fps15", params={"keep_every": 2}),
+    Manipulation("quarter_res", params={"scale": 0.5}),
+    Manipulation("copy"),
+)
+
+CATALOGUES: dict[str, tuple[Manipulation, ...]] = {
+    "main": MANIPULATIONS,
+    "blind": BLIND_CHECK,
+    "blind2": BLIND_CHECK_2,
+}
 
 
 def select_manipulations(
@@ -137,7 +166,8 @@ def select_manipulations(
 
     Args:
         kinds: the kinds to keep (``KINDS``), or None for all.
-        catalogue: ``main`` (``MANIPULATIONS``) or ``blind`` (``BLIND_CHECK``).
+        catalogue: ``main`` (``MANIPULATIONS``), ``blind`` (``BLIND_CHECK``) or ``blind2``
+            (``BLIND_CHECK_2``).
 
     Raises:
         ValueError: an unknown catalogue or kind, or none of the catalogue's manipulations selected.

@@ -202,8 +202,9 @@ def write_manipulation_set(
         seed: every random choice (voice donors, partial-swap frames, warp phases) derives from it;
             face donors are chosen by how alike the faces turn (``donors.pose_mismatch``).
         kinds: the manipulation kinds to derive (``kinds.KINDS``); None for all.
-        catalogue: the catalogue they come from: ``main`` (``kinds.MANIPULATIONS``) or ``blind``
-            (``kinds.BLIND_CHECK``, strengths the label thresholds were not chosen on).
+        catalogue: the catalogue they come from: ``main`` (``kinds.MANIPULATIONS``), or ``blind`` /
+            ``blind2`` (``kinds.BLIND_CHECK`` / ``BLIND_CHECK_2``, strengths the labels were not
+            chosen on).
         max_seconds: cut each original to its first ``max_seconds`` (re-encoded at CRF 16) first.
         workers: derived clips rendered in parallel processes.
         preset: x264 preset of every encode (DFDC's encoder ran ``medium``; ``veryfast`` is ~4x faster).
