@@ -61,6 +61,13 @@ class TrackScore:
     audio_diff_db: float | None
     face_change: float | None = None  # grey levels inside the boxes at full resolution (changed frames)
     face_detail_kept: float | None = None
+    face_detail_kept_half_res: float | None = None
+
+    @property
+    def lowest_detail_kept(self) -> float | None:
+        """The lower of the two detail scores: the one ``face_label`` decides on."""
+        measured = [v for v in (self.face_detail_kept, self.face_detail_kept_half_res) if v is not None]
+        return min(measured) if measured else None
 
 
 def _state(label: bool | None) -> str:
@@ -126,6 +133,9 @@ def score_set(root: Path, every_held_back: bool = False) -> tuple[list[TrackScor
                         face_diff=None if sample is None else sample.face_diff,
                         face_contrast=None if sample is None else sample.face_contrast,
                         face_detail_kept=None if sample is None else sample.face_detail_kept,
+                        face_detail_kept_half_res=None
+                        if sample is None
+                        else sample.face_detail_kept_half_res,
                         audio_diff_db=outcome.audio_diff_db,
                     )
                 )
@@ -186,8 +196,9 @@ def fit_thresholds(rows: list[TrackScore], crf35: dict[str, float]) -> dict[str,
     ``*_real_below`` sits ``CLEAN_MARGIN`` above the highest score of an unchanged modality (controls,
     and the other modality's fakes), but below every manipulation that must not be false (a face
     changed more than the CRF 35 re-encode changed it; any audio manipulation); ``*_fake_above`` sits
-    ``FAKE_MARGIN`` above that highest unchanged score. Between them: unknown. ``face_detail_kept`` falls
-    with a manipulation, so its thresholds sit those margins below the lowest unchanged value.
+    ``FAKE_MARGIN`` above that highest unchanged score. Between them: unknown. The detail scores fall
+    with a manipulation, so their thresholds sit those margins below the lowest unchanged value of the
+    lower of the two.
     """
     face_clean = [r.face_diff for r in rows if r.face_diff is not None and not r.face_changed]
     face_strong = [
@@ -204,8 +215,10 @@ def fit_thresholds(rows: list[TrackScore], crf35: dict[str, float]) -> dict[str,
 
     face_below, face_above = fitted(face_clean, face_strong)
     audio_below, audio_above = fitted(audio_clean, audio_fake)
-    # face_detail_kept falls for a manipulation: the same margins, below the lowest unchanged value.
-    kept_clean = [r.face_detail_kept for r in rows if r.face_detail_kept is not None and not r.face_changed]
+    # The detail scores fall for a manipulation: the same margins, below the lowest unchanged value.
+    kept_clean = [
+        r.lowest_detail_kept for r in rows if r.lowest_detail_kept is not None and not r.face_changed
+    ]
     detail_above = round(min(kept_clean) / CLEAN_MARGIN, 2)
     detail_below = round(min(kept_clean) / FAKE_MARGIN, 2)
     return {
@@ -228,7 +241,13 @@ def relabel(rows: list[TrackScore], thresholds: dict[str, float]) -> list[tuple[
     for row in rows:
         face = None
         if row.face_diff is not None and row.face_contrast is not None:
-            face = face_label(row.face_diff, row.face_contrast, config, row.face_detail_kept)
+            face = face_label(
+                row.face_diff,
+                row.face_contrast,
+                config,
+                row.face_detail_kept,
+                row.face_detail_kept_half_res,
+            )
         audio = None if row.audio_diff_db is None else audio_label(row.audio_diff_db, config)
         out.append((row, _state(face), _state(audio)))
     return out
@@ -384,6 +403,8 @@ def _print_scores(rows: list[TrackScore], crf35: dict[str, float]) -> None:
         face = "-" if row.face_diff is None else f"{row.face_diff:.2f}"
         if row.face_detail_kept is not None:
             face += f" kept={row.face_detail_kept:.2f}"
+        if row.face_detail_kept_half_res is not None:
+            face += f" kept_half_res={row.face_detail_kept_half_res:.2f}"
         if row.face_contrast is not None:
             face += f" contrast={row.face_contrast:.1f}"
         audio = "-" if row.audio_diff_db is None else f"{row.audio_diff_db:.2f}"

@@ -134,11 +134,14 @@ class LabelConfig(_Section):
     face_detail_fake_below: float = Field(
         0.8,
         gt=0.0,
-        description="face_detail_kept (the share of the original face's finest detail the fake kept, "
-        "relative to its margin's) below which a track is face_fake whatever face_diff says.",
+        description="The lower of face_detail_kept and face_detail_kept_half_res (the share of the "
+        "original face's fine detail the fake kept, relative to its margin's, at full and at half "
+        "resolution) below which a track is face_fake whatever face_diff says.",
     )
     face_detail_real_above: float = Field(
-        0.85, gt=0.0, description="face_detail_kept below which a track is at least unknown, never false."
+        0.85,
+        gt=0.0,
+        description="The lower detail score below which a track is at least unknown, never false.",
     )
     audio_fake_above_db: float = Field(
         0.8,

@@ -127,7 +127,7 @@ class Outcome:
 
 @dataclass
 class Sample:
-    """One (video, face track): the unit the lake stores and training reads. See schemas/sample_v3.json."""
+    """One (video, face track): the unit the lake stores and training reads. See schemas/sample_v4.json."""
 
     sample_id: str  # f"{video_id}-t{track_id}"
     video_id: str
@@ -156,6 +156,7 @@ class Sample:
     face_contrast: float | None = None  # grey-level spread of the original's crops of the track
     audio_diff_db: float | None = None
     face_detail_kept: float | None = None  # share of the original face's fine detail the fake kept
+    face_detail_kept_half_res: float | None = None  # the same, of the next octave (crops at half resolution)
 
     @property
     def is_fake(self) -> bool:

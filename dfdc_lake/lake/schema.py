@@ -26,8 +26,8 @@ __all__ = [
     "with_current_columns",
 ]
 
-SCHEMA_VERSION = 3
-KNOWN_SCHEMA_VERSIONS = (1, 2, 3)
+SCHEMA_VERSION = 4
+KNOWN_SCHEMA_VERSIONS = (1, 2, 3, 4)
 
 _SCALARS: dict[str, pa.DataType] = {
     "string": pa.string(),
@@ -82,7 +82,7 @@ def with_current_columns(batch: pa.RecordBatch, columns: list[str] | None = None
     """``batch``, read from a shard of any known version, as ``columns`` of the current schema in order.
 
     A column the shard's version lacks (version 1 has no score columns, version 2 no
-    ``face_detail_kept``) comes back all null.
+    ``face_detail_kept``, version 3 no ``face_detail_kept_half_res``) comes back all null.
     """
     schema = projected_schema(columns)
     if batch.schema.names == schema.names:
@@ -135,4 +135,5 @@ def sample_to_row(sample: Sample) -> dict[str, Any]:
         "face_contrast": sample.face_contrast,
         "audio_diff_db": sample.audio_diff_db,
         "face_detail_kept": sample.face_detail_kept,
+        "face_detail_kept_half_res": sample.face_detail_kept_half_res,
     }

@@ -1,6 +1,6 @@
 """Shard writers: Parquet and WebDataset, each size-bounded and rotating, and ``ChunkWriter`` for both.
 
-Rows always go through the explicit Arrow schema (``schemas/sample_v3.json``), never an inferred
+Rows always go through the explicit Arrow schema (``schemas/sample_v4.json``), never an inferred
 one. Memory stays bounded: the Parquet writer buffers one row group (``row_group_bytes``, at most a
 shard) before writing it to the staging file; the tar writer streams every row straight to disk.
 """

@@ -115,6 +115,7 @@ class Findings:
                 face_contrast=self.face_verdicts[track_id].contrast,
                 audio_diff_db=self.audio_verdict.diff_db,
                 face_detail_kept=self.face_verdicts[track_id].detail_kept,
+                face_detail_kept_half_res=self.face_verdicts[track_id].detail_kept_half_res,
             )
             for track_id, crops in self.crops.items()
         ]

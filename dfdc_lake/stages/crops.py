@@ -2,8 +2,9 @@
 
 Besides the JPEG bytes that go to the lake, each crop is kept as a greyscale thumbnail
 (``LABEL_THUMB_PX`` square, taken before JPEG encoding) with the face box's place in it, and the
-energy of its finest detail at full resolution inside the face and in the margin around it, so a
-fake's crops can be compared with its original's to label the face modality (``stages/labels.py``).
+energy of its finest detail inside the face and in the margin around it, at full resolution and at
+half resolution (the next octave), so a fake's crops can be compared with its original's to label the
+face modality (``stages/labels.py``).
 """
 
 from __future__ import annotations
@@ -19,16 +20,19 @@ from dfdc_lake.records import FaceTrack
 from dfdc_lake.stages.frames import RgbFrames, SampledFrames
 
 __all__ = [
+    "DETAIL_OCTAVES",
     "LABEL_THUMB_PX",
     "FaceCropper",
     "TrackCrops",
     "crop_window",
+    "detail_energies",
     "face_regions",
     "fine_detail_energy",
     "merge_track_crops",
 ]
 
 LABEL_THUMB_PX = 256
+DETAIL_OCTAVES = 2  # fine detail measured at full resolution and at half resolution
 RING_GAP = 0.1  # the margin region starts this share of the box size outside the box
 
 
@@ -43,9 +47,10 @@ class TrackCrops:
     thumbs: np.ndarray  # uint8 [K, LABEL_THUMB_PX, LABEL_THUMB_PX] greyscale
     # float32 [K, 4]: the face box (before the margin) inside each thumbnail, as shares of its side.
     inner_xyxy: np.ndarray
-    # float32 [K, 2]: mean squared fine detail of the full-resolution crop in the face and in the margin
-    # (``fine_detail_energy``); empty when not measured.
-    detail: np.ndarray = field(default_factory=lambda: np.zeros((0, 2), np.float32))
+    # float32 [K, 2 * DETAIL_OCTAVES]: mean squared fine detail in the face and in the margin, of the
+    # full-resolution crop, then of the crop at half resolution (``detail_energies``); empty when not
+    # measured.
+    detail: np.ndarray = field(default_factory=lambda: np.zeros((0, 2 * DETAIL_OCTAVES), np.float32))
 
 
 def face_regions(inner_xyxy: np.ndarray, height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
@@ -81,6 +86,20 @@ def fine_detail_energy(grey: np.ndarray, inner_xyxy: np.ndarray) -> tuple[float,
     )
 
 
+def _half_resolution(image: np.ndarray) -> np.ndarray:
+    """``image`` (float32 [H, W]) averaged over 2x2 blocks (an odd last row or column dropped)."""
+    height, width = image.shape[0] // 2 * 2, image.shape[1] // 2 * 2
+    return image[:height, :width].reshape(height // 2, 2, width // 2, 2).mean(axis=(1, 3))
+
+
+def detail_energies(grey: np.ndarray, inner_xyxy: np.ndarray) -> tuple[float, ...]:
+    """``fine_detail_energy`` of the crop (face, margin), then of the crop at half resolution: the
+    finest octave of detail, and the next one, which a face re-rendered from a lower resolution also
+    loses where the finest octave holds little but codec noise (a smooth, large face)."""
+    image = grey.astype(np.float32)
+    return fine_detail_energy(image, inner_xyxy) + fine_detail_energy(_half_resolution(image), inner_xyxy)
+
+
 def crop_window(
     box_xyxy: np.ndarray, margin: float, width_px: int, height_px: int
 ) -> tuple[int, int, int, int]:
@@ -114,12 +133,12 @@ class FaceCropper:
 
     def _encode(
         self, crop: np.ndarray, inner_xyxy: list[float]
-    ) -> tuple[bytes, np.ndarray, tuple[float, float]]:
+    ) -> tuple[bytes, np.ndarray, tuple[float, ...]]:
         image = Image.fromarray(crop)
         # The thumbnail and the fine detail come from the full-resolution crop: detail a smoothed face
         # lost is still there to compare, whatever size the lake's JPEG is.
         grey = image.convert("L")
-        detail = fine_detail_energy(np.asarray(grey), np.asarray(inner_xyxy))
+        detail = detail_energies(np.asarray(grey), np.asarray(inner_xyxy))
         thumb = grey.resize((LABEL_THUMB_PX, LABEL_THUMB_PX), Image.Resampling.BILINEAR)
         factor = self.config.max_side_px / max(image.size)
         if factor < 1.0:
@@ -170,7 +189,7 @@ class FaceCropper:
             jpeg=jpegs,
             thumbs=np.stack(thumbs) if thumbs else empty,
             inner_xyxy=np.asarray(inner, np.float32).reshape(-1, 4),
-            detail=np.asarray(details, np.float32).reshape(-1, 2),
+            detail=np.asarray(details, np.float32).reshape(-1, 2 * DETAIL_OCTAVES),
         )
 
 

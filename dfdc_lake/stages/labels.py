@@ -15,11 +15,14 @@ when the original is absent, or when the evidence cannot be had.
   quarter of blocks, so a local warp of the mouth or eyes counts. The track's score is a high
   quantile over its crops, so a swap on a third of the frames still counts. A face whose original
   crops are too dark or flat (``face_min_contrast``) is unknown: a swap there changes a few grey
-  levels and scores like a re-encode. A second score, ``face_detail_kept``, catches what keeps the
-  face's structure but not its finest detail (a face re-rendered from half resolution, which changes
-  it less than a CRF 35 re-encode does): the share of the original face's full-resolution fine detail
-  the fake kept, relative to the same share in the margin. Below ``face_detail_fake_below`` the face
-  is fake whatever ``face_diff`` says; below ``face_detail_real_above`` it is at least unknown.
+  levels and scores like a re-encode. Two more scores catch what keeps the face's structure but not
+  its fine detail (a face re-rendered from a lower resolution, which changes it less than a CRF 35
+  re-encode does): the share of the original face's fine detail the fake kept, relative to the same
+  share in the margin, in the finest octave (``face_detail_kept``, full resolution) and in the next
+  one (``face_detail_kept_half_res``, the crop at half resolution: where a smooth face's finest octave
+  is mostly codec noise, the next one still holds the detail a re-render loses). The lower of the two
+  decides: below ``face_detail_fake_below`` the face is fake whatever ``face_diff`` says; below
+  ``face_detail_real_above`` it is at least unknown.
 - audio: the log-mel spectra are averaged over time before comparing (the long-term spectrum: a
   different voice shifts it; the codec's delay and pre-echo, which wreck a column-by-column
   comparison, do not).
@@ -36,7 +39,7 @@ import numpy as np
 
 from dfdc_lake.config import LabelConfig
 from dfdc_lake.records import AudioFeatures
-from dfdc_lake.stages.crops import TrackCrops, face_regions
+from dfdc_lake.stages.crops import DETAIL_OCTAVES, TrackCrops, face_regions
 
 __all__ = [
     "AudioVerdict",
@@ -71,6 +74,7 @@ class FaceVerdict:
     per_frame: np.ndarray | None = None  # float32 [K], aligned with the fake's crops; NaN: no original crop
     contrast: float | None = None  # the original crops' grey-level spread (``face_contrast``)
     detail_kept: float | None = None  # ``face_detail_kept``
+    detail_kept_half_res: float | None = None  # ``face_detail_kept`` of the next octave
 
 
 @dataclass(frozen=True)
@@ -136,21 +140,26 @@ def face_frame_scores(fake: TrackCrops, original: TrackCrops) -> np.ndarray:
     return scores
 
 
-def face_detail_kept(fake: TrackCrops, original: TrackCrops) -> float | None:
-    """How much of the original face's finest detail the fake kept, relative to its margin's: per frame
-    (fake face / original face) / (fake margin / original margin) of the full-resolution fine-detail
-    energy, the median over frames. A re-encode takes detail from face and margin alike (about 1); a
-    face re-rendered from a lower resolution loses it in the face only (below 1). None when no frame
-    has both crops measured with detail above ``DETAIL_ENERGY_FLOOR``.
+def face_detail_kept(fake: TrackCrops, original: TrackCrops, octave: int = 0) -> float | None:
+    """How much of the original face's fine detail the fake kept, relative to its margin's: per frame
+    (fake face / original face) / (fake margin / original margin) of the fine-detail energy of the
+    crops at full resolution (``octave`` 0) or at half resolution (1), the median over frames. A
+    re-encode takes detail from face and margin alike (about 1); a face re-rendered from a lower
+    resolution loses it in the face only (below 1). None when that octave was not measured, or no
+    frame has both crops measured with detail above ``DETAIL_ENERGY_FLOOR``.
     """
-    if len(fake.detail) != len(fake.frame_indices) or len(original.detail) != len(original.frame_indices):
-        return None
+    if not 0 <= octave < DETAIL_OCTAVES:
+        raise ValueError(f"octave must be in 0..{DETAIL_OCTAVES - 1}, got {octave}")
+    columns = slice(2 * octave, 2 * octave + 2)
+    for crops in (fake, original):
+        if len(crops.detail) != len(crops.frame_indices) or crops.detail.shape[1:] < (2 * octave + 2,):
+            return None
     _, fake_pos, original_pos = np.intersect1d(
         fake.frame_indices, original.frame_indices, return_indices=True
     )
     if not len(fake_pos):
         return None
-    theirs, ours = original.detail[original_pos], fake.detail[fake_pos]
+    theirs, ours = original.detail[original_pos, columns], fake.detail[fake_pos, columns]
     usable = np.all(theirs >= DETAIL_ENERGY_FLOOR, axis=1) & np.all(ours > 0, axis=1)
     if not usable.any():
         return None
@@ -186,18 +195,25 @@ def _three_state(score: float, real_below: float, fake_above: float) -> bool | N
 
 
 def face_label(
-    face_diff: float, contrast: float, config: LabelConfig, detail_kept: float | None = None
+    face_diff: float,
+    contrast: float,
+    config: LabelConfig,
+    detail_kept: float | None = None,
+    detail_kept_half_res: float | None = None,
 ) -> bool | None:
-    """``face_fake`` from a track's ``face_diff``, ``face_contrast`` and ``face_detail_kept`` (the lake's
-    columns) under ``config``: true when either score says so, false only when neither is in doubt."""
+    """``face_fake`` from a track's ``face_diff``, ``face_contrast``, ``face_detail_kept`` and
+    ``face_detail_kept_half_res`` (the lake's columns) under ``config``: true when ``face_diff`` or the
+    lower detail score says so, false only when none is in doubt."""
     if contrast < config.face_min_contrast:
         return None
     label = _three_state(face_diff, config.face_real_below, config.face_fake_above)
-    if detail_kept is None or label is True:
+    measured = [kept for kept in (detail_kept, detail_kept_half_res) if kept is not None]
+    if not measured or label is True:
         return label
-    if detail_kept < config.face_detail_fake_below:
+    lowest = min(measured)
+    if lowest < config.face_detail_fake_below:
         return True
-    if detail_kept < config.face_detail_real_above:
+    if lowest < config.face_detail_real_above:
         return None
     return label
 
@@ -229,8 +245,9 @@ class ModalityLabeler:
         score = float(np.quantile(compared, TRACK_QUANTILE))
         contrast = face_contrast(original.thumbs)
         kept = face_detail_kept(fake, original)
-        label = face_label(score, contrast, self.config, kept)
-        return FaceVerdict(label, score, per_frame, contrast, kept)
+        kept_half_res = face_detail_kept(fake, original, octave=1)
+        label = face_label(score, contrast, self.config, kept, kept_half_res)
+        return FaceVerdict(label, score, per_frame, contrast, kept, kept_half_res)
 
     def audio(self, fake: AudioFeatures | None, original: AudioFeatures | None) -> AudioVerdict:
         """The audio verdict of one fake (unknown, with no score, when either side has no audio)."""

@@ -223,7 +223,7 @@ def test_dockerignore_keeps_the_build_inputs_and_drops_the_rest() -> None:
         "pyproject.toml",
         "README.md",
         "dfdc_lake/config.py",
-        "schemas/sample_v3.json",
+        "schemas/sample_v4.json",
         "pipelines/ingest.py",
     ]
     assert [p for p in needed if _ignored(p, patterns)] == []

@@ -89,6 +89,7 @@ def make_sample(
         face_contrast=None if original is None else float(rng.uniform(5.0, 60.0)),
         audio_diff_db=None if original is None or not with_audio else float(rng.uniform(0.0, 5.0)),
         face_detail_kept=None if original is None else float(rng.uniform(0.3, 1.2)),
+        face_detail_kept_half_res=None if original is None else float(rng.uniform(0.3, 1.2)),
     )
 
 
