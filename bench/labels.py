@@ -66,8 +66,9 @@ class TrackScore:
     @property
     def lowest_detail_kept(self) -> float | None:
         """The lower of the two detail scores: the one ``face_label`` decides on."""
-        measured = [v for v in (self.face_detail_kept, self.face_detail_kept_half_res) if v is not None]
-        return min(measured) if measured else None
+        from dfdc_lake.stages.labels import lowest_detail_kept
+
+        return lowest_detail_kept(self.face_detail_kept, self.face_detail_kept_half_res)
 
 
 def _state(label: bool | None) -> str:

@@ -72,7 +72,7 @@ def fine_detail_energy(grey: np.ndarray, inner_xyxy: np.ndarray) -> tuple[float,
     """Mean squared difference of each pixel from a 3x3 binomial blur of itself (the image's finest
     detail, which a face re-rendered from a lower resolution lacks), inside the face and in the margin
     (NaN for a region with no pixel)."""
-    image = grey.astype(np.float32)
+    image = np.asarray(grey, dtype=np.float32)  # no copy when it already is float32
     if min(image.shape) < 3:
         return float("nan"), float("nan")
     rows = image[:, :-2] + 2 * image[:, 1:-1] + image[:, 2:]
@@ -97,7 +97,7 @@ def detail_energies(grey: np.ndarray, inner_xyxy: np.ndarray) -> tuple[float, ..
     """``fine_detail_energy`` of the crop (face, margin), then of the crop at half resolution: the
     finest octave of detail, and the next one, which a face re-rendered from a lower resolution also
     loses where the finest octave holds little but codec noise (a smooth, large face)."""
-    image = grey.astype(np.float32)
+    image = np.asarray(grey, dtype=np.float32)
     return fine_detail_energy(image, inner_xyxy) + fine_detail_energy(_half_resolution(image), inner_xyxy)
 
 

@@ -51,6 +51,7 @@ __all__ = [
     "face_detail_kept",
     "face_frame_scores",
     "face_label",
+    "lowest_detail_kept",
 ]
 
 BLOCK_PX = 8  # thumbnails are compared in blocks of this many pixels a side
@@ -152,7 +153,8 @@ def face_detail_kept(fake: TrackCrops, original: TrackCrops, octave: int = 0) ->
         raise ValueError(f"octave must be in 0..{DETAIL_OCTAVES - 1}, got {octave}")
     columns = slice(2 * octave, 2 * octave + 2)
     for crops in (fake, original):
-        if len(crops.detail) != len(crops.frame_indices) or crops.detail.shape[1:] < (2 * octave + 2,):
+        measured = crops.detail.ndim == 2 and crops.detail.shape[1] >= columns.stop
+        if not measured or len(crops.detail) != len(crops.frame_indices):
             return None
     _, fake_pos, original_pos = np.intersect1d(
         fake.frame_indices, original.frame_indices, return_indices=True
@@ -194,6 +196,13 @@ def _three_state(score: float, real_below: float, fake_above: float) -> bool | N
     return None
 
 
+def lowest_detail_kept(detail_kept: float | None, detail_kept_half_res: float | None) -> float | None:
+    """The lower of a track's two detail scores, the one ``face_label`` decides on (None: neither
+    measured)."""
+    measured = [kept for kept in (detail_kept, detail_kept_half_res) if kept is not None]
+    return min(measured) if measured else None
+
+
 def face_label(
     face_diff: float,
     contrast: float,
@@ -207,10 +216,9 @@ def face_label(
     if contrast < config.face_min_contrast:
         return None
     label = _three_state(face_diff, config.face_real_below, config.face_fake_above)
-    measured = [kept for kept in (detail_kept, detail_kept_half_res) if kept is not None]
-    if not measured or label is True:
+    lowest = lowest_detail_kept(detail_kept, detail_kept_half_res)
+    if lowest is None or label is True:
         return label
-    lowest = min(measured)
     if lowest < config.face_detail_fake_below:
         return True
     if lowest < config.face_detail_real_above:

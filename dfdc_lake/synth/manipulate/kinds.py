@@ -24,6 +24,7 @@ __all__ = [
     "CATALOGUES",
     "KINDS",
     "MANIPULATIONS",
+    "YARDSTICK_CONTROLS",
     "KindTraits",
     "Manipulation",
     "select_manipulations",
@@ -85,6 +86,15 @@ class Manipulation:
         return f"{stem}_{self.kind}{suffix}.mp4"
 
 
+# The controls every catalogue ends with: the CRF 35 re-encode (the yardstick of how much a face
+# manipulation changed the face) and those whose strength has nothing to vary.
+YARDSTICK_CONTROLS: tuple[Manipulation, ...] = (
+    Manipulation("reencode", "crf35", {"crf": 35}),
+    Manipulation("fps15", params={"keep_every": 2}),
+    Manipulation("quarter_res", params={"scale": 0.5}),
+    Manipulation("copy"),
+)
+
 MANIPULATIONS: tuple[Manipulation, ...] = (
     Manipulation("swap"),
     Manipulation("partial_swap", params={"share": 1 / 3}),
@@ -101,10 +111,7 @@ MANIPULATIONS: tuple[Manipulation, ...] = (
     Manipulation("reencode", "crf18", {"crf": 18}),
     Manipulation("reencode", "crf23", {"crf": 23}),
     Manipulation("reencode", "crf28", {"crf": 28}),
-    Manipulation("reencode", "crf35", {"crf": 35}),
-    Manipulation("fps15", params={"keep_every": 2}),
-    Manipulation("quarter_res", params={"scale": 0.5}),
-    Manipulation("copy"),
+    *YARDSTICK_CONTROLS,
 )
 
 
@@ -123,10 +130,7 @@ BLIND_CHECK: tuple[Manipulation, ...] = (
     Manipulation("reencode", "crf20", {"crf": 20}),
     Manipulation("reencode", "crf26", {"crf": 26}),
     Manipulation("reencode", "crf32", {"crf": 32}),
-    Manipulation("reencode", "crf35", {"crf": 35}),
-    Manipulation("fps15", params={"keep_every": 2}),
-    Manipulation("quarter_res", params={"scale": 0.5}),
-    Manipulation("copy"),
+    *YARDSTICK_CONTROLS,
 )
 
 # Pre-registered on 2026-12-01, after ``BLIND_CHECK`` was seen and before any of these was scored:
@@ -146,10 +150,7 @@ BLIND_CHECK_2: tuple[Manipulation, ...] = (
     Manipulation("reencode", "crf21", {"crf": 21}),
     Manipulation("reencode", "crf30", {"crf": 30}),
     Manipulation("reencode", "crf33", {"crf": 33}),
-    Manipulation("reencode", "crf35", {"crf": 35}),
-    Manipulation("fps15", params={"keep_every": 2}),
-    Manipulation("quarter_res", params={"scale": 0.5}),
-    Manipulation("copy"),
+    *YARDSTICK_CONTROLS,
 )
 
 CATALOGUES: dict[str, tuple[Manipulation, ...]] = {
