@@ -68,11 +68,11 @@ class FaceConfig(_Section):
         "faster and its working set grows with it: measured +85 MB at 1, +336 MB at 16 on 640x360 frames).",
     )
     detect_every: int = Field(
-        3,
+        4,
         ge=1,
         description="Detect on every Nth sampled frame of an original (and its last). The frames between "
         "two of them take the tracks' interpolated boxes when both show the same faces barely moved "
-        "(steady_iou), and are detected too otherwise. 1: detect on every sampled frame.",
+        "(steady_iou), and are detected again otherwise (see between). 1: detect on every sampled frame.",
     )
     steady_iou: float = Field(
         0.9,
@@ -80,6 +80,13 @@ class FaceConfig(_Section):
         le=1.0,
         description="With detect_every > 1: the frames between two detected frames are skipped only when "
         "each face in one matches a face in the other with at least this IoU (same count of faces).",
+    )
+    between: Literal["windows", "frames"] = Field(
+        "windows",
+        description="With detect_every > 1, the frames between two detected frames that are not steady: "
+        "'windows' looks for each face in a window around its interpolated box when both ends show the "
+        "same faces (the whole frame where a window finds none, or the faces differ); 'frames' detects "
+        "them whole.",
     )
     normalize_exposure: bool = Field(True, description="Stretch dark/low-contrast frames before MTCNN.")
     track_iou: float = Field(0.3, gt=0.0, lt=1.0, description="IoU needed to extend a track.")

@@ -11,7 +11,6 @@ Failures raise (``VideoDecodeError`` and friends); ``FamilyProcessor`` turns the
 
 from __future__ import annotations
 
-import itertools
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -35,9 +34,9 @@ from dfdc_lake.stages.decode import (
     release_free_memory,
 )
 from dfdc_lake.stages.decode_pyav import PacketIndex
-from dfdc_lake.stages.faces import DetectFn, Detections
+from dfdc_lake.stages.faces import DetectFn
 from dfdc_lake.stages.labels import AudioVerdict, FaceVerdict, ModalityLabeler
-from dfdc_lake.stages.tracker import build_tracks, detection_positions, face_frame_share, fill_between, steady
+from dfdc_lake.stages.track_finder import TrackFinder
 
 __all__ = ["SEGMENT_TRACK_IDS", "TIMING_KEYS", "Findings", "Reference", "StageTimings", "VideoAnalyzer"]
 
@@ -152,58 +151,15 @@ class VideoAnalyzer:
         self.cropper = FaceCropper(config.crops)
         self.audio = LogMelExtractor(config.audio)
         self.labeler = ModalityLabeler(config.labels)
+        self.finder = TrackFinder(config.faces, detect)
 
     def setup(self) -> None:
         self.audio.setup()
         keep_freed_heap()  # clip after clip: freed pages are reused, not faulted in again
 
     def detect_tracks(self, video: DecodedVideo) -> tuple[list[FaceTrack], float]:
-        """Detect on downscaled frames, map boxes to source pixels, link them into tracks.
-
-        With ``faces.detect_every`` k > 1, every k-th sampled frame (and the last) is detected first;
-        the frames between two of them are detected too unless both show the same faces barely moved
-        (``steady``), and otherwise take the tracks' interpolated boxes.
-        """
-        faces = self.config.faces
-        total = len(video.frame_indices)
-        positions = detection_positions(total, faces.detect_every)
-        found = dict(zip(positions.tolist(), self._detect_at(video, positions), strict=True))
-        if len(positions) < total:
-            unsteady = [
-                between
-                for start, stop in itertools.pairwise(positions.tolist())
-                if not steady(found[start], found[stop], faces)
-                for between in range(start + 1, stop)
-            ]
-            if unsteady:
-                found.update(zip(unsteady, self._detect_at(video, np.asarray(unsteady)), strict=True))
-        looked = np.asarray(sorted(found), dtype=np.int64)
-        detections = [found[p] for p in looked.tolist()]
-        # The tracker counts gaps in the frames it is given; the configured gap is in sampled frames.
-        every = faces.detect_every
-        if len(looked) < total:
-            faces = faces.model_copy(update={"max_gap_frames": faces.max_gap_frames // every})
-        tracks = build_tracks(video.frame_indices[looked], detections, faces)
-        if len(looked) < total:
-            tracks = [fill_between(track, video.frame_indices) for track in tracks]
-        return tracks, face_frame_share(detections, faces.min_score)
-
-    def _detect_at(self, video: DecodedVideo, positions: np.ndarray) -> Detections:
-        """Detections in the sampled frames at ``positions``, in source pixels."""
-        small, (scale_x, scale_y) = video.pixels.downscaled(positions, self.config.faces.detect_max_side_px)
-        raw = self.detect(small)
-        if len(raw) != len(small):
-            raise ValueError(f"detector returned {len(raw)} results for {len(small)} frames")
-        to_source = np.array([scale_x, scale_y, scale_x, scale_y], dtype=np.float32)
-        width, height = video.info.width_px, video.info.height_px
-        limits = np.array([width, height, width, height], dtype=np.float32)
-        return [
-            (
-                np.clip(np.asarray(b, np.float32).reshape(-1, 4) / to_source, 0, limits),
-                np.asarray(s, np.float32),
-            )
-            for b, s in raw
-        ]
+        """The video's face tracks and the share of its sampled frames with a face (``TrackFinder``)."""
+        return self.finder.find(video)
 
     def analyze(
         self,

@@ -21,6 +21,7 @@ from dfdc_lake.stages.exposure import normalize_exposure
 
 __all__ = [
     "DetectFn",
+    "Detection",
     "Detections",
     "FaceDetector",
     "detect_fn",
@@ -31,7 +32,8 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-Detections = list[tuple[np.ndarray, np.ndarray]]
+Detection = tuple[np.ndarray, np.ndarray]  # (boxes_xyxy float32 [N, 4], scores float32 [N])
+Detections = list[Detection]
 DetectFn = Callable[[np.ndarray], Detections]
 
 

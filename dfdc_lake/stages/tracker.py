@@ -24,7 +24,9 @@ __all__ = [
     "detection_positions",
     "face_frame_share",
     "fill_between",
+    "matched_faces",
     "smooth_boxes",
+    "steady",
 ]
 
 MIN_BOX_PX = 2.0  # boxes thinner than this are detector noise
@@ -232,3 +234,20 @@ def steady(a: tuple[np.ndarray, np.ndarray], b: tuple[np.ndarray, np.ndarray], c
         return True
     ious = box_iou(boxes_a, boxes_b)
     return len(_greedy(-ious, ious >= config.steady_iou)) == len(boxes_a)
+
+
+def matched_faces(
+    a: tuple[np.ndarray, np.ndarray], b: tuple[np.ndarray, np.ndarray], config: FaceConfig
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """The faces of ``a`` and ``b`` paired as the tracker would link them, ``(boxes_a, boxes_b)`` [N, 4]
+    in the same order; None unless both show the same number of faces and every one is paired."""
+    boxes_a, _ = _kept(a, config.min_score)
+    boxes_b, _ = _kept(b, config.min_score)
+    if len(boxes_a) != len(boxes_b):
+        return None
+    pairs = _match(boxes_a, boxes_b, config) if len(boxes_a) else []
+    if len(pairs) != len(boxes_a):
+        return None
+    rows = [row for row, _ in pairs]
+    cols = [col for _, col in pairs]
+    return boxes_a[rows], boxes_b[cols]

@@ -1,0 +1,122 @@
+"""An original's face tracks: MTCNN on some sampled frames, the rest interpolated or looked up in windows.
+
+Every ``faces.detect_every``-th sampled frame (and the last) is detected whole. The frames between two
+of them take the tracks' interpolated boxes when both show the same faces barely moved (``steady``);
+when both show the same faces moved further, each face is looked for in a window around its path
+(``stages.windows``); the rest are detected whole. Boxes come back in source pixels and are linked into
+tracks (``stages.tracker``).
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+
+import numpy as np
+
+from dfdc_lake.config import FaceConfig
+from dfdc_lake.records import FaceTrack
+from dfdc_lake.stages.decode import DecodedVideo
+from dfdc_lake.stages.faces import DetectFn, Detection, Detections
+from dfdc_lake.stages.tracker import (
+    build_tracks,
+    detection_positions,
+    face_frame_share,
+    fill_between,
+    matched_faces,
+    steady,
+)
+from dfdc_lake.stages.windows import WindowedFaces, cut_windows, interpolated_windows
+
+__all__ = ["TrackFinder"]
+
+
+@dataclass
+class TrackFinder:
+    """Finds an original's face tracks with one ``DetectFn``."""
+
+    config: FaceConfig
+    detect: DetectFn
+
+    def find(self, video: DecodedVideo) -> tuple[list[FaceTrack], float]:
+        """The segment's face tracks (source pixels) and the share of its looked-at frames with a face."""
+        faces = self.config
+        total = len(video.frame_indices)
+        positions = detection_positions(total, faces.detect_every)
+        found = dict(zip(positions.tolist(), self._detect_at(video, positions), strict=True))
+        if len(positions) < total:
+            found.update(self._between(video, found, positions.tolist()))
+        looked = np.asarray(sorted(found), dtype=np.int64)
+        detections = [found[p] for p in looked.tolist()]
+        # The tracker counts gaps in the frames it is given; the configured gap is in sampled frames.
+        every = faces.detect_every
+        if len(looked) < total:
+            faces = faces.model_copy(update={"max_gap_frames": faces.max_gap_frames // every})
+        tracks = build_tracks(video.frame_indices[looked], detections, faces)
+        if len(looked) < total:
+            tracks = [fill_between(track, video.frame_indices) for track in tracks]
+        return tracks, face_frame_share(detections, faces.min_score)
+
+    def _between(
+        self, video: DecodedVideo, found: dict[int, Detection], detected: list[int]
+    ) -> dict[int, Detection]:
+        """Detections of the frames between detected ones that are not steady (source pixels)."""
+        faces = self.config
+        whole: list[int] = []
+        paths: list[tuple[int, int, np.ndarray, np.ndarray]] = []  # (start, stop, boxes at each)
+        for start, stop in itertools.pairwise(detected):
+            if stop - start < 2 or steady(found[start], found[stop], faces):
+                continue
+            paired = matched_faces(found[start], found[stop], faces) if faces.between == "windows" else None
+            if paired is None:
+                whole.extend(range(start + 1, stop))
+            else:
+                paths.append((start, stop, *paired))
+        out: dict[int, Detection] = {}
+        if paths:
+            out, unresolved = self._in_windows(video, paths)
+            whole = sorted(whole + unresolved)
+        if whole:
+            out.update(zip(whole, self._detect_at(video, np.asarray(whole)), strict=True))
+        return out
+
+    def _in_windows(
+        self, video: DecodedVideo, paths: list[tuple[int, int, np.ndarray, np.ndarray]]
+    ) -> tuple[dict[int, Detection], list[int]]:
+        """Each face looked for in a window around its path (``stages.windows``): the faces found, in
+        source pixels, per position, and the positions still to detect whole."""
+        positions = sorted({p for start, stop, _, _ in paths for p in range(start + 1, stop)})
+        small, scale = video.pixels.downscaled(np.asarray(positions), self.config.detect_max_side_px)
+        to_small = np.array([*scale, *scale], np.float64)
+        windows = [
+            window
+            for start, stop, boxes_a, boxes_b in paths
+            for window in interpolated_windows(boxes_a * to_small, boxes_b * to_small, start, stop)
+        ]
+        cut = cut_windows(dict(zip(positions, small, strict=True)), windows)
+        result = WindowedFaces.from_detections(windows, self.detect(cut), self.config.min_score)
+        in_source = {p: self._to_source([faces], video, scale)[0] for p, faces in result.found.items()}
+        return in_source, result.unresolved
+
+    def _detect_at(self, video: DecodedVideo, positions: np.ndarray) -> Detections:
+        """Detections in the sampled frames at ``positions``, in source pixels."""
+        small, scale = video.pixels.downscaled(positions, self.config.detect_max_side_px)
+        raw = self.detect(small)
+        if len(raw) != len(small):
+            raise ValueError(f"detector returned {len(raw)} results for {len(small)} frames")
+        return self._to_source(raw, video, scale)
+
+    @staticmethod
+    def _to_source(raw: Detections, video: DecodedVideo, scale: tuple[float, float]) -> Detections:
+        """Boxes found on frames downscaled by ``scale`` (x, y), in the source's pixels."""
+        scale_x, scale_y = scale
+        to_source = np.array([scale_x, scale_y, scale_x, scale_y], dtype=np.float32)
+        width, height = video.info.width_px, video.info.height_px
+        limits = np.array([width, height, width, height], dtype=np.float32)
+        return [
+            (
+                np.clip(np.asarray(b, np.float32).reshape(-1, 4) / to_source, 0, limits),
+                np.asarray(s, np.float32),
+            )
+            for b, s in raw
+        ]
