@@ -72,39 +72,54 @@ class TrackFinder:
                 whole.extend(range(start + 1, stop))
             else:
                 paths.append((start, stop, *paired))
+        wanted = sorted({*whole, *(p for start, stop, _, _ in paths for p in range(start + 1, stop))})
+        if not wanted:
+            return {}
+        # One downscale of each frame, whether it is cut into windows, detected whole, or both.
+        small, scale = video.pixels.downscaled(np.asarray(wanted), self.config.detect_max_side_px)
+        frame_of = dict(zip(wanted, small, strict=True))
         out: dict[int, Detection] = {}
         if paths:
-            out, unresolved = self._in_windows(video, paths)
+            out, unresolved = self._in_windows(video, frame_of, scale, paths)
             whole = sorted(whole + unresolved)
         if whole:
-            out.update(zip(whole, self._detect_at(video, np.asarray(whole)), strict=True))
+            raw = self._detected(np.stack([frame_of[p] for p in whole]))
+            out.update(zip(whole, self._to_source(raw, video, scale), strict=True))
         return out
 
     def _in_windows(
-        self, video: DecodedVideo, paths: list[tuple[int, int, np.ndarray, np.ndarray]]
+        self,
+        video: DecodedVideo,
+        frame_of: dict[int, np.ndarray],
+        scale: tuple[float, float],
+        paths: list[tuple[int, int, np.ndarray, np.ndarray]],
     ) -> tuple[dict[int, Detection], list[int]]:
-        """Each face looked for in a window around its path (``stages.windows``): the faces found, in
-        source pixels, per position, and the positions still to detect whole."""
-        positions = sorted({p for start, stop, _, _ in paths for p in range(start + 1, stop)})
-        small, scale = video.pixels.downscaled(np.asarray(positions), self.config.detect_max_side_px)
+        """Each face looked for in a window around its path (``stages.windows``) in the detector's
+        frames (``frame_of``, downscaled by ``scale``): the faces found, in source pixels, per
+        position, and the positions still to detect whole."""
         to_small = np.array([*scale, *scale], np.float64)
         windows = [
             window
             for start, stop, boxes_a, boxes_b in paths
             for window in interpolated_windows(boxes_a * to_small, boxes_b * to_small, start, stop)
         ]
-        cut = cut_windows(dict(zip(positions, small, strict=True)), windows)
-        result = WindowedFaces.from_detections(windows, self.detect(cut), self.config.min_score)
+        result = WindowedFaces.from_detections(
+            windows, self.detect(cut_windows(frame_of, windows)), self.config.min_score
+        )
         in_source = {p: self._to_source([faces], video, scale)[0] for p, faces in result.found.items()}
         return in_source, result.unresolved
 
     def _detect_at(self, video: DecodedVideo, positions: np.ndarray) -> Detections:
         """Detections in the sampled frames at ``positions``, in source pixels."""
         small, scale = video.pixels.downscaled(positions, self.config.detect_max_side_px)
+        return self._to_source(self._detected(small), video, scale)
+
+    def _detected(self, small: np.ndarray) -> Detections:
+        """The detector's answer for whole downscaled frames, one per frame."""
         raw = self.detect(small)
         if len(raw) != len(small):
             raise ValueError(f"detector returned {len(raw)} results for {len(small)} frames")
-        return self._to_source(raw, video, scale)
+        return raw
 
     @staticmethod
     def _to_source(raw: Detections, video: DecodedVideo, scale: tuple[float, float]) -> Detections:

@@ -27,6 +27,7 @@ __all__ = [
     "matched_faces",
     "smooth_boxes",
     "steady",
+    "within_reach",
 ]
 
 MIN_BOX_PX = 2.0  # boxes thinner than this are detector noise
@@ -94,14 +95,18 @@ def _greedy(cost: np.ndarray, allowed: np.ndarray) -> list[tuple[int, int]]:
     return pairs
 
 
-def _center_shift(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Center distance in units of ``a``'s face size, and the size ratio ``b / a``; both [N, M]."""
+def within_reach(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Which boxes of ``b`` could be the faces of ``a`` moved between sampled frames: centers at most
+    ``MAX_CENTER_SHIFT`` of ``a``'s face size apart, sizes within ``MAX_SCALE_CHANGE``. Returns
+    ``(allowed bool [N, M], center distance in ``a``'s face sizes float [N, M])``."""
     size_a = np.sqrt(np.clip((a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1]), 1e-6, None))
     size_b = np.sqrt(np.clip((b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1]), 1e-6, None))
     center_a = (a[:, :2] + a[:, 2:]) / 2
     center_b = (b[:, :2] + b[:, 2:]) / 2
-    distance = np.linalg.norm(center_a[:, None, :] - center_b[None, :, :], axis=-1)
-    return distance / size_a[:, None], size_b[None, :] / size_a[:, None]
+    shift = np.linalg.norm(center_a[:, None, :] - center_b[None, :, :], axis=-1) / size_a[:, None]
+    scale = size_b[None, :] / size_a[:, None]
+    allowed = (shift <= MAX_CENTER_SHIFT) & (scale <= MAX_SCALE_CHANGE) & (scale >= 1 / MAX_SCALE_CHANGE)
+    return allowed, shift
 
 
 def _match(track_boxes: np.ndarray, boxes: np.ndarray, config: FaceConfig) -> list[tuple[int, int]]:
@@ -109,8 +114,7 @@ def _match(track_boxes: np.ndarray, boxes: np.ndarray, config: FaceConfig) -> li
     moved too far between sampled frames to overlap (fast motion, low frame rates)."""
     ious = box_iou(track_boxes, boxes)
     pairs = _greedy(-ious, ious >= config.track_iou)
-    shift, scale = _center_shift(track_boxes, boxes)
-    allowed = (shift <= MAX_CENTER_SHIFT) & (scale <= MAX_SCALE_CHANGE) & (scale >= 1 / MAX_SCALE_CHANGE)
+    allowed, shift = within_reach(track_boxes, boxes)
     for row, col in pairs:
         allowed[row, :] = False
         allowed[:, col] = False

@@ -8,8 +8,8 @@ is only looked for in a square window around its interpolated box, ``WINDOW_FACE
 scaled to ``WINDOW_PX`` pixels (never enlarged). MTCNN then runs on a 128 px image per face instead
 of a 640 px frame.
 
-A window keeps the one detection that is that face: nearest the interpolated box, its center within
-``MAX_CENTER_SHIFT`` face sizes and its size within ``MAX_SCALE_CHANGE`` of it. A frame where some
+A window keeps the one detection that is that face: the nearest to the interpolated box of those the
+tracker would link to it (``tracker.within_reach``). A frame where some
 window finds no such face, or two windows find the same face, is detected whole after all
 (``WindowedFaces.unresolved``): a face that left its path is found the way it was before.
 """
@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from dfdc_lake.stages.faces import Detections
-from dfdc_lake.stages.tracker import MAX_CENTER_SHIFT, MAX_SCALE_CHANGE, box_iou
+from dfdc_lake.stages.tracker import box_iou, within_reach
 
 __all__ = ["WINDOW_FACES", "WINDOW_PX", "FaceWindow", "WindowedFaces", "cut_windows", "interpolated_windows"]
 
@@ -149,13 +149,8 @@ def _the_face(
     if not keep.any():
         return None
     boxes = boxes.reshape(-1, 4)[keep] / window.scale + [window.left, window.top] * 2
-    expected = window.expected_xyxy
-    size = np.sqrt(max((expected[2] - expected[0]) * (expected[3] - expected[1]), 1e-6))
-    sizes = np.sqrt(np.clip((boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1]), 1e-6, None))
-    shift = np.linalg.norm((boxes[:, :2] + boxes[:, 2:]) / 2 - (expected[:2] + expected[2:]) / 2, axis=1)
-    ratio = sizes / size
-    ok = (shift <= MAX_CENTER_SHIFT * size) & (ratio <= MAX_SCALE_CHANGE) & (ratio >= 1 / MAX_SCALE_CHANGE)
-    if not ok.any():
+    allowed, shift = within_reach(window.expected_xyxy[None], boxes)
+    if not allowed.any():
         return None
-    best = int(np.argmin(np.where(ok, shift, np.inf)))
+    best = int(np.argmin(np.where(allowed[0], shift[0], np.inf)))
     return boxes[best], float(scores[keep][best])

@@ -13,22 +13,11 @@ from dfdc_lake.errors import StorageError
 from dfdc_lake.records import Family, OutcomeStatus, VideoEntry
 from dfdc_lake.source.catalog import load_catalog
 from dfdc_lake.source.storage import read_bytes
-from dfdc_lake.stages.faces import Detections, FaceDetector, detect_fn
+from dfdc_lake.stages.faces import Detections, detect_fn
 from dfdc_lake.stages.family import RAW_VIDEO_PART, FamilyProcessor
 from dfdc_lake.stages.tracker import box_iou
 from tests.stages.clips import write_clip
-
-
-class RecordingDetect:
-    """A DetectFn that records what it is sent (as a remote actor would receive it)."""
-
-    def __init__(self, detector: FaceDetector) -> None:
-        self.inner = detect_fn(detector)
-        self.shapes: list[tuple[int, ...]] = []
-
-    def __call__(self, frames: np.ndarray) -> Detections:
-        self.shapes.append(frames.shape)
-        return self.inner(frames)
+from tests.stages.recording import RecordingDetect
 
 
 def _plain_family(root: Path, tiny_truth) -> Family:

@@ -19,6 +19,7 @@ from dfdc_lake.stages.windows import (
     cut_windows,
     interpolated_windows,
 )
+from tests.stages.recording import RecordingDetect
 
 WIDTH, HEIGHT = 640, 360
 
@@ -50,18 +51,8 @@ def _video(patch: np.ndarray, corners: list[tuple[int, int]]) -> DecodedVideo:
     )
 
 
-class Recording:
-    def __init__(self, detector: FaceDetector) -> None:
-        self.detector = detector
-        self.shapes: list[tuple[int, ...]] = []
-
-    def __call__(self, frames: np.ndarray):
-        self.shapes.append(frames.shape)
-        return self.detector.detect_downscaled(frames)
-
-
 def _tracks(detector: FaceDetector, video: DecodedVideo, *overrides: str):
-    recording = Recording(detector)
+    recording = RecordingDetect(detector)
     config = Config().with_overrides(["faces.device=cpu", "faces.detect_every=3", *overrides])
     tracks, share = VideoAnalyzer(config, recording).detect_tracks(video)
     return tracks, share, recording.shapes
