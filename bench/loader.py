@@ -209,7 +209,7 @@ def measure(
         if row is not None:
             pending.append(row)
         if pending and (len(pending) == batch or row is None):
-            out = decode_rows(pending, spec, True, rng)
+            out = decode_rows(pending, spec, True, seed=int(rng.integers(2**31)))
             tensors = (torch.from_numpy(out["faces"]), torch.from_numpy(out["mel"]))
             count, pending = count + len(tensors[0]), []
     return count, time.perf_counter() - started

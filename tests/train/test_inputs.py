@@ -69,8 +69,8 @@ def test_parquet_and_webdataset_rows_decode_to_the_same_inputs(synth_lake: Path)
     parquet = list(training_reader(fs, "parquet").rows(Lake.open(str(synth_lake)).shard_urls("parquet")))
     tars = list(training_reader(fs, "webdataset").rows(Lake.open(str(synth_lake)).shard_urls("webdataset")))
     assert [r["sample_id"] for r in parquet] == [r["sample_id"] for r in tars]
-    a = decode_rows(parquet[:12], SPEC, False, np.random.default_rng(0))
-    b = decode_rows(tars[:12], SPEC, False, np.random.default_rng(0))
+    a = decode_rows(parquet[:12], SPEC, False)
+    b = decode_rows(tars[:12], SPEC, False)
     for key in ("faces", "mel", "has_audio", "label"):
         np.testing.assert_array_equal(a[key], b[key])
     np.testing.assert_array_equal(np.isnan(a["face_label"]), np.isnan(b["face_label"]))
@@ -96,8 +96,8 @@ def test_arrow_rows_are_the_pylist_rows_without_the_copies(synth_lake: Path) -> 
             k: b[k] for k in b if k not in ("crops_jpeg", "logmel_f16")
         }
     spec = InputSpec(image_size_px=32, frames_per_sample=2, audio_frames=64, n_mels=64)
-    a_in = decode_rows(lazy[:16], spec, False, np.random.default_rng(0))
-    b_in = decode_rows(plain[:16], spec, False, np.random.default_rng(0))
+    a_in = decode_rows(lazy[:16], spec, False)
+    b_in = decode_rows(plain[:16], spec, False)
     for key in ("faces", "mel", "has_audio", "label"):
         np.testing.assert_array_equal(a_in[key], b_in[key])
 
@@ -223,7 +223,7 @@ def test_losses_mask_unknown_labels_and_training_lowers_them(synth_lake: Path) -
             Lake.open(str(synth_lake)).shard_urls("parquet")
         )
     )[:32]
-    batch = decode_rows(rows, SPEC, True, np.random.default_rng(0))
+    batch = decode_rows(rows, SPEC, True)
     assert np.isnan(batch["face_label"]).any()  # the lake has unknown modality labels
     model = build_model(ModelSpec(audio_channels=8, fusion_hidden=16), seed=0)
     settings = LossSettings(pos_weight=0.3, aux_weight=0.5, modality_dropout=0.2)
@@ -282,9 +282,9 @@ def test_evaluation_decodes_eval_frames_crops(synth_lake: Path) -> None:
         )
     )[:3]
     spec = InputSpec(image_size_px=32, frames_per_sample=2, audio_frames=64, n_mels=64, eval_frames=5)
-    assert decode_rows(rows, spec, True, np.random.default_rng(0))["faces"].shape[1] == 2
-    assert decode_rows(rows, spec, False, np.random.default_rng(0))["faces"].shape[1] == 5
-    assert decode_rows([], spec, False, np.random.default_rng(0))["faces"].shape[1] == 5
+    assert decode_rows(rows, spec, True)["faces"].shape[1] == 2
+    assert decode_rows(rows, spec, False)["faces"].shape[1] == 5
+    assert decode_rows([], spec, False)["faces"].shape[1] == 5
 
 
 def test_label_smoothing_keeps_confident_answers_from_a_zero_loss() -> None:

@@ -105,7 +105,7 @@ class VideoScorer:
         status, reason = outcome.status.value, outcome.reason
         if samples:
             rows = [sample_to_row(s) for s in samples]
-            batch = decode_rows(rows, self.checkpoint.input_spec, False, np.random.default_rng(0))
+            batch = decode_rows(rows, self.checkpoint.input_spec, False)
             mode = "faces+audio" if batch["has_audio"].any() else "faces"
             return VideoPrediction(
                 filename, self._probability(self._run(batch, 1.0)), mode, status, reason, len(rows)

@@ -104,10 +104,10 @@ class StreamedShardBatches:
         for row in rows:
             pending.append(row)
             if len(pending) == self.batch_size:
-                yield decode_rows(pending, self.spec, train, rng)
+                yield decode_rows(pending, self.spec, train, seed=self.seed, epoch=epoch)
                 pending = []
         if pending:
-            yield decode_rows(pending, self.spec, train, rng)
+            yield decode_rows(pending, self.spec, train, seed=self.seed, epoch=epoch)
 
 
 @dataclass

@@ -18,6 +18,8 @@ from typing import Any
 
 import numpy as np
 
+from dfdc_lake.train.seeding import numpy_rng
+
 __all__ = [
     "LAKE_COLUMNS",
     "PNG_DECODERS",
@@ -190,9 +192,13 @@ def _label(value: Any) -> float:
 
 
 def decode_rows(
-    rows: Iterable[Mapping[str, Any]], spec: InputSpec, train: bool, rng: np.random.Generator
+    rows: Iterable[Mapping[str, Any]], spec: InputSpec, train: bool, *, seed: int = 0, epoch: int = 0
 ) -> dict[str, np.ndarray]:
     """Decode lake rows (dicts with ``LAKE_COLUMNS``) into a batch of numpy arrays.
+
+    Every random draw for a row (crop picks, mirror, spectrogram window, augmentations) comes from
+    ``seeding.numpy_rng(seed, epoch, sample_id)``: a sample decodes the same way in the same epoch of
+    the same run, whichever reader, batch or worker it reaches.
 
     Returns keys ``faces`` uint8 [B,K,S,S,3], ``mel`` float32 [B,n_mels,W], ``has_audio``/``label``
     float32 [B], ``face_label``/``audio_label`` float32 [B] (NaN where the lake has null), and
@@ -202,6 +208,7 @@ def decode_rows(
     cols.update({"audio_label": [], "video_id": [], "sample_id": []})
     for row in rows:
         logmel = _logmel_of(row)
+        rng = numpy_rng(seed, epoch, str(row["sample_id"]))
         faces, mel = decode_sample(row["crops_jpeg"], logmel, spec, train, rng)
         cols["faces"].append(faces)
         cols["mel"].append(mel)

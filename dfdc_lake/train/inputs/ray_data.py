@@ -20,12 +20,14 @@ from dfdc_lake.train.inputs.features import LAKE_COLUMNS, InputSpec, decode_rows
 __all__ = ["decode_table", "parquet_dataset"]
 
 
-def decode_table(table: pa.Table, *, spec: InputSpec, train: bool) -> dict[str, np.ndarray]:
+def decode_table(
+    table: pa.Table, *, spec: InputSpec, train: bool, seed: int = 0, epoch: int = 0
+) -> dict[str, np.ndarray]:
     """Decode a batch of lake rows (an Arrow table with ``LAKE_COLUMNS``) into model inputs.
 
     Training draws fresh frames and windows on every call (a new epoch re-executes the dataset).
     """
-    return decode_rows(arrow_rows(table), spec, train, np.random.default_rng())
+    return decode_rows(arrow_rows(table), spec, train, seed=seed, epoch=epoch)
 
 
 def parquet_dataset(
