@@ -207,7 +207,7 @@ def main() -> int:
     import ray
 
     from dfdc_lake.config import Config
-    from dfdc_lake.distributed.ingest import ingest
+    from dfdc_lake.ingest.driver import ingest
     from dfdc_lake.lake.lake import Lake
 
     lake = out / "lake-dfdc"

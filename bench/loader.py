@@ -46,7 +46,7 @@ INDEX_COLUMNS = ["sample_id", "video_id", "num_crops", "has_audio", "is_fake", "
 
 def build_lake(work: Path, profile: str, families: int, address: str | None) -> str:
     """A lake made the real way: a synthetic DFDC corpus (kept for reruns), ingested with Ray."""
-    from dfdc_lake.distributed.ingest import ingest
+    from dfdc_lake.ingest.driver import ingest
     from dfdc_lake.synth.corpus import ensure_corpus
 
     corpus, lake = work / "corpus", work / "lake"
@@ -66,7 +66,7 @@ def build_copies_lake(work: Path, video: Path, copies: int, address: str | None)
     """
     import shutil
 
-    from dfdc_lake.distributed.ingest import ingest
+    from dfdc_lake.ingest.driver import ingest
 
     entry = {"label": "REAL", "split": "train", "original": None}
     metadata = video.parent / "metadata.json"

@@ -135,7 +135,7 @@ def run_on_ray(clip: Path, out: Path, overrides: list[str]) -> dict:
     from ingest import RssSampler
 
     from dfdc_lake.config import Config
-    from dfdc_lake.distributed.ingest import ingest
+    from dfdc_lake.ingest.driver import ingest
     from dfdc_lake.lake.lake import Lake
 
     part = out / f"ray-{clip.stem}" / "dfdc_train_part_0"

@@ -1,6 +1,6 @@
 """Joining a Ray cluster (or starting a local one): one helper for ingest and training alike.
 
-Ingest (``distributed/``) and training (``train/``) both stand on the lake and both call
+Ingest (``ingest/``) and training (``train/``) both stand on the lake and both call
 :func:`connect_ray`; neither imports the other for it.
 """
 

@@ -87,11 +87,25 @@ def test_no_import_circle() -> None:
     assert _cycle(import_graph()) is None, " -> ".join(_cycle(import_graph()) or [])
 
 
+def _crossings(prefix: str, forbidden: tuple[str, ...], graph: dict[str, set[str]]) -> list[str]:
+    return sorted(m for m in _imports_of(prefix, graph) if m.startswith(forbidden))
+
+
 def test_the_lines_that_are_never_crossed() -> None:
     graph = import_graph()
     assert "ray" not in _raw_imports("stages"), "stages never import ray"
-    assert not {m for m in _imports_of("dfdc_lake.train", graph) if m.startswith("dfdc_lake.distributed")}
-    assert not {m for m in _imports_of("dfdc_lake.distributed", graph) if m.startswith("dfdc_lake.train")}
+    assert not _crossings("dfdc_lake.train", ("dfdc_lake.ingest", "dfdc_lake.plan"), graph)
+    assert not _crossings("dfdc_lake.ingest", ("dfdc_lake.train",), graph)
+    assert not _crossings("dfdc_lake.plan", ("dfdc_lake.ingest", "dfdc_lake.train"), graph), (
+        "plan never imports ingest"
+    )
+    assert not _crossings(
+        "dfdc_lake.stages", ("dfdc_lake.lake", "dfdc_lake.ingest", "dfdc_lake.plan", "dfdc_lake.train"), graph
+    )
+    outside_cli = {name for name, targets in graph.items() if not name.startswith("dfdc_lake.cli")}
+    assert not {name for name in outside_cli if any(t.startswith("dfdc_lake.cli") for t in graph[name])}, (
+        "only cli/ imports cli/"
+    )
     below_lake = (
         "dfdc_lake.lake",
         "dfdc_lake.io",
@@ -102,6 +116,16 @@ def test_the_lines_that_are_never_crossed() -> None:
     assert all(m.startswith(below_lake) for m in _imports_of("dfdc_lake.lake", graph)), sorted(
         m for m in _imports_of("dfdc_lake.lake", graph) if not m.startswith(below_lake)
     )
+
+
+def test_every_package_says_what_it_holds() -> None:
+    """Each package's ``__init__`` has a docstring (what it holds and what it may import)."""
+    silent = [
+        str(init.relative_to(PACKAGE.parent))
+        for init in PACKAGE.rglob("__init__.py")
+        if not ast.get_docstring(ast.parse(init.read_text()))
+    ]
+    assert not silent, silent
 
 
 def test_only_the_lake_picks_a_storage_backend() -> None:

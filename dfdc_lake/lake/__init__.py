@@ -9,7 +9,7 @@
 - ``shard``, ``writers``: size-bounded Parquet / WebDataset shard writers, ``ChunkWriter``.
 - ``commit``, ``runs``, ``lock``: commit records (the last write), run records, the lake lock.
 - ``reader``: the one reader of committed shards (training, tests and benchmarks alike).
-- ``status``, ``verify``, ``commands``: the ``status`` / ``verify`` / ``gc`` commands.
+- ``status``, ``verify``: what ``dfdc-lake status``, ``verify`` and ``gc`` compute (their CLI is in ``cli/``).
 
-Nothing is imported here, so ``import dfdc_lake.lake.commands`` stays cheap.
+Nothing is imported here, so importing one module of the lake stays cheap.
 """

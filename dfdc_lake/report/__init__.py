@@ -6,7 +6,7 @@
 - ``pages``: the overview (``index.html``) and the failures page; ``source_frames``: frames of
   ``no_face`` videos decoded from the source at report time;
 - ``html`` and ``images``: string templates, inline SVG charts, and the pictures drawn with PIL;
-- ``build``: puts it together and times it (``build_report``); ``command``: the CLI.
+- ``build``: puts it together and times it (``build_report``); the CLI is ``cli/report.py``.
 
 Nothing is imported here, so ``dfdc-lake --help`` (which loads every command's arguments) stays fast.
 """

@@ -9,13 +9,13 @@ from pathlib import Path
 
 import numpy as np
 
-from dfdc_lake.lake.commands import human_bytes
 from dfdc_lake.records import Outcome, OutcomeStatus
 from dfdc_lake.report.facts import LakeFacts
 from dfdc_lake.report.family_page import safe_name
 from dfdc_lake.report.html import STATUS_COLOURS, bar_chart, esc, page, table
 from dfdc_lake.report.images import save_jpeg
 from dfdc_lake.report.source_frames import SourceFrames
+from dfdc_lake.units import human_bytes
 
 __all__ = ["FamilyLink", "failures_page", "overview_page"]
 

@@ -29,12 +29,11 @@ from dfdc_lake.stages.decode import (
     StreamProbe,
     VideoDecoder,
     first_pass,
-    keep_freed_heap,
     probe_streams,
-    release_free_memory,
 )
 from dfdc_lake.stages.decode_pyav import PacketIndex
 from dfdc_lake.stages.faces import DetectFn
+from dfdc_lake.stages.heap import keep_freed_heap, release_free_memory
 from dfdc_lake.stages.labels import AudioVerdict, FaceVerdict, ModalityLabeler
 from dfdc_lake.stages.track_finder import TrackFinder
 

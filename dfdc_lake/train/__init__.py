@@ -1,7 +1,7 @@
-"""Training and inference on a lake, grouped by role. Stands beside ``distributed/`` on ``lake/``.
+"""Training and inference on a lake, grouped by role. Stands beside ``ingest/`` on ``lake/``.
 
 - ``config``: the validated ``TrainConfig`` (its own hash, apart from the ingest config).
-- ``driver/``: what runs on the driver: the ``train`` command, ``trainer`` (lake index -> folds ->
+- ``driver/``: what runs on the driver: ``trainer`` (lake index -> folds ->
   input pipeline -> Ray Train), ``lake_index`` (what training knows from commit records), ``folds``
   and ``run_files`` (run.json, folds.json, metrics.jsonl next to the checkpoints).
 - ``inputs/``: the worker's input pipeline: ``features`` (lake rows -> model inputs), ``batches``
@@ -9,6 +9,6 @@
 - ``model/``: the detector (``network``), one epoch and one evaluation pass (``steps``), the function
   each Ray Train worker runs (``worker_loop``), DFDC's scores (``metrics``) and the per-epoch
   validation summary (``validation``).
-- ``inference/``: ``checkpoint`` (load a trained detector), ``scorer`` (raw video -> P(fake)) and the
-  ``predict`` command.
+- ``inference/``: ``checkpoint`` (load a trained detector), ``scorer`` (raw video -> P(fake)). The ``train`` and ``predict``
+  commands are in ``cli/``.
 """

@@ -50,7 +50,7 @@ def test_is_a_rayjob_with_the_pinned_ray(job: dict[str, Any]) -> None:
 
 
 def test_entrypoint_is_the_real_ingest_command_line(job: dict[str, Any]) -> None:
-    from dfdc_lake.distributed.command import add_arguments
+    from dfdc_lake.cli.ingest import add_arguments
 
     words = shlex.split(job["spec"]["entrypoint"])
     assert words[:2] == ["python", f"{APP_DIR}/pipelines/ingest.py"]

@@ -68,7 +68,7 @@ def _resolve(words: list[str]) -> tuple[tuple[str, ...], click.Command, list[str
 
 
 def _ingest_parser() -> argparse.ArgumentParser:
-    from dfdc_lake.distributed.command import add_arguments
+    from dfdc_lake.cli.ingest import add_arguments
 
     parser = argparse.ArgumentParser(exit_on_error=False)
     add_arguments(parser)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from dfdc_lake.lake.commands import _format_status
+from dfdc_lake.cli.status import _format_status
 from dfdc_lake.lake.lake import Lake
 from dfdc_lake.lake.runs import NamedCount, SourceCounts
 from dfdc_lake.lake.status import lake_status

@@ -10,9 +10,9 @@ import pyarrow.parquet as pq
 import pytest
 
 from dfdc_lake.cli import main
+from dfdc_lake.cli.sql import format_table
 from dfdc_lake.lake.lake import Lake
 from dfdc_lake.lake.sql import HEAVY_COLUMNS, QueryError, run_query
-from dfdc_lake.lake.sql_command import format_table
 from dfdc_lake.lake.status import lake_status
 from dfdc_lake.records import OutcomeStatus
 from tests.lake.fakes import make_samples, run_record, write_chunk

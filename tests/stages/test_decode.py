@@ -250,7 +250,7 @@ def test_decoding_stops_after_the_last_sampled_frame(
 
 
 def test_free_memory_is_given_back_only_above_the_budget() -> None:
-    from dfdc_lake.stages.decode import keep_freed_heap, release_free_memory, resident_bytes
+    from dfdc_lake.stages.heap import keep_freed_heap, release_free_memory, resident_bytes
 
     keep_freed_heap()
     resident = resident_bytes()

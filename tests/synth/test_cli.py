@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 
-from dfdc_lake import cli
-from dfdc_lake.synth import command
+from dfdc_lake.cli import commands as cli
+from dfdc_lake.cli import synth as command
 from dfdc_lake.synth.truth import load_ground_truth
 
 ARGS = ["--parts", "1", "--families", "1", "--fakes", "2", "--seed", "5"]

@@ -12,7 +12,7 @@ import pytest
 
 from dfdc_lake.lake.lake import Lake
 from dfdc_lake.train.driver.folds import FoldAssignment
-from tests.distributed.helpers import REPO
+from tests.ingest.helpers import REPO
 from tests.train.conftest import TRAIN_ARGS, TrainedRun, run_cli
 from tests.train.synthetic_lake import LakeSpec, write_lake
 

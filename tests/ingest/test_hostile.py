@@ -6,11 +6,11 @@ import pytest
 
 from dfdc_lake.cli import main
 from dfdc_lake.config import Config
-from dfdc_lake.distributed.ingest import ingest
+from dfdc_lake.ingest.driver import ingest
 from dfdc_lake.lake.lake import Lake
 from dfdc_lake.lake.reader import read_samples_table
-from tests.distributed.helpers import assert_accounted_once, verify_clean_after_gc
 from tests.fixtures.hostile import BAD_METADATA, write_bad_metadata
+from tests.ingest.helpers import assert_accounted_once, verify_clean_after_gc
 
 EXPECTED_STATUS = {
     "okrealaaaa.mp4": {"ok"},

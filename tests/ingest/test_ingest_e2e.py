@@ -14,13 +14,13 @@ import numpy as np
 import pytest
 
 from dfdc_lake.config import Config
-from dfdc_lake.distributed.ingest import ingest
+from dfdc_lake.ingest.driver import ingest
 from dfdc_lake.lake.lake import Lake
 from dfdc_lake.lake.reader import read_samples_table
 from dfdc_lake.lake.status import lake_status
 from dfdc_lake.lake.verify import verify_lake
 from dfdc_lake.synth.truth import load_ground_truth
-from tests.distributed.helpers import REPO, assert_accounted_once, sample_digest
+from tests.ingest.helpers import REPO, assert_accounted_once, sample_digest
 from tests.lake.fakes import stock_webdataset_rows
 
 pytestmark = [pytest.mark.ray, pytest.mark.slow]

@@ -10,11 +10,11 @@ import sys
 import time
 from typing import TYPE_CHECKING
 
-from dfdc_lake.lake.commands import human_bytes
+from dfdc_lake.units import human_bytes
 
 if TYPE_CHECKING:
-    from dfdc_lake.distributed.estimate import RunEstimate
-    from dfdc_lake.distributed.planning import RunPlanSummary
+    from dfdc_lake.plan.counts import RunPlanSummary
+    from dfdc_lake.plan.estimate import RunEstimate
 
 __all__ = ["add_arguments", "format_estimate", "run"]
 
@@ -28,7 +28,7 @@ def add_arguments(parser: argparse.ArgumentParser, name: str = "plan") -> None:
     parser.add_argument(
         "lake", nargs="?", help="lake to resume (local or s3://): count the chunks it already holds"
     )
-    from dfdc_lake.distributed.command import add_config_options
+    from dfdc_lake.cli.ingest import add_config_options
 
     add_config_options(parser)
     parser.add_argument(
@@ -55,7 +55,7 @@ def add_arguments(parser: argparse.ArgumentParser, name: str = "plan") -> None:
 
 def format_estimate(estimate: RunEstimate) -> str:
     """The estimate as text: the result first, then how it was made."""
-    from dfdc_lake.distributed.progress import format_duration
+    from dfdc_lake.ingest.progress import format_duration
 
     c = estimate.costs
     sizes = ", ".join(f"{fmt} {human_bytes(n)}" for fmt, n in estimate.bytes_by_format.items())
@@ -86,8 +86,8 @@ def format_estimate(estimate: RunEstimate) -> str:
 
 def _plan(args: argparse.Namespace) -> tuple[RunPlanSummary, RunEstimate | None]:
     from dfdc_lake.config import load_config
-    from dfdc_lake.distributed.plan import plan_chunks
-    from dfdc_lake.distributed.planning import summarize_plan
+    from dfdc_lake.plan.chunks import plan_chunks
+    from dfdc_lake.plan.counts import summarize_plan
     from dfdc_lake.source.catalog import load_catalog
 
     if (args.cores is not None and args.cores < 1) or args.gpus < 0 or args.sample_families < 1:
@@ -107,8 +107,8 @@ def _plan(args: argparse.Namespace) -> tuple[RunPlanSummary, RunEstimate | None]
     todo = [chunk for chunk in chunks if chunk.chunk_id not in committed]
     if args.no_estimate or not todo:  # nothing to measure, or nothing left to estimate
         return summary, None
-    from dfdc_lake.distributed.clip_costs import measure_clip_costs
-    from dfdc_lake.distributed.estimate import estimate_run
+    from dfdc_lake.plan.clip_costs import measure_clip_costs
+    from dfdc_lake.plan.estimate import estimate_run
 
     costs = measure_clip_costs(families, config, args.sample_families)
     if args.cores is None:  # this machine, as busy as the sample found it
@@ -117,8 +117,8 @@ def _plan(args: argparse.Namespace) -> tuple[RunPlanSummary, RunEstimate | None]
 
 
 def run(args: argparse.Namespace) -> int:
-    from dfdc_lake.distributed.planning import format_summary
     from dfdc_lake.io.s3_settings import redact
+    from dfdc_lake.plan.counts import format_summary
 
     started = time.perf_counter()
     summary, estimate = _plan(args)

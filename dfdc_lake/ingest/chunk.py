@@ -23,44 +23,23 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from dfdc_lake.config import Config
-from dfdc_lake.distributed.clip_costs import catalog_cost
-from dfdc_lake.distributed.plan import Chunk
 from dfdc_lake.errors import StorageError
 from dfdc_lake.lake.commit import CommitRecord
 from dfdc_lake.lake.lake import Lake
 from dfdc_lake.lake.lock import LakeLock
 from dfdc_lake.lake.shard import ShardInfo
+from dfdc_lake.plan.chunks import Chunk, FamilyGroup, family_groups
 from dfdc_lake.records import Family, Outcome, OutcomeStatus
 from dfdc_lake.stages.family import FamilyProcessor
 
 __all__ = [
-    "FamilyGroup",
     "GroupResult",
     "commit_chunk_attempt",
-    "family_groups",
-    "largest_first",
     "process_chunk",
     "process_family_group",
 ]
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class FamilyGroup:
-    """Consecutive families of one chunk, processed by one task into their own shards."""
-
-    chunk_id: str
-    first_family: int  # index in the chunk of the group's first family: names its shard folder
-    families: tuple[Family, ...]
-
-    @property
-    def num_videos(self) -> int:
-        return sum(len(family.videos) for family in self.families)
-
-    def shard_subdir(self, try_id: str) -> str:
-        """The folder, inside the chunk attempt's, of the shards of one try of this group."""
-        return f"f{self.first_family:03d}-{try_id}"
 
 
 @dataclass
@@ -74,38 +53,6 @@ class GroupResult:
     timings_s: dict[str, float]  # seconds per stage summed over the group's videos, plus write and total
     started_unix: float  # wall-clock span of the task, to tell how parallel a chunk's groups ran
     finished_unix: float
-
-
-def family_groups(chunk: Chunk, min_videos: int) -> list[FamilyGroup]:
-    """Split ``chunk`` into groups of consecutive families, each closed once it holds ``min_videos``.
-
-    A family is never split; ``min_videos=1`` makes every family its own group. The split depends only
-    on the chunk and ``min_videos``, so it is the same on every try of the chunk.
-    """
-    if min_videos < 1:
-        raise ValueError(f"min_videos must be >= 1, got {min_videos}")
-    groups: list[FamilyGroup] = []
-    current: list[Family] = []
-    first = 0
-    for index, family in enumerate(chunk.families):
-        if not current:
-            first = index
-        current.append(family)
-        if sum(len(f.videos) for f in current) >= min_videos:
-            groups.append(FamilyGroup(chunk.chunk_id, first, tuple(current)))
-            current = []
-    if current:
-        groups.append(FamilyGroup(chunk.chunk_id, first, tuple(current)))
-    return groups
-
-
-def largest_first(groups: Sequence[FamilyGroup]) -> list[FamilyGroup]:
-    """``groups`` in the order their tasks start: largest ``catalog_cost`` first, ties in plan order.
-
-    A chunk commits when its last group is done; started last, its longest group would keep one slot
-    busy while the others idle.
-    """
-    return sorted(groups, key=lambda group: -catalog_cost(group.families))
 
 
 def _family_failed(family: Family, err: Exception) -> list[Outcome]:

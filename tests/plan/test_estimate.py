@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from dfdc_lake import cli
+from dfdc_lake.cli import commands as cli
 from dfdc_lake.config import Config
-from dfdc_lake.distributed.chunk import family_groups, largest_first
-from dfdc_lake.distributed.clip_costs import (
+from dfdc_lake.plan.chunks import Chunk, family_groups, largest_first, plan_chunks
+from dfdc_lake.plan.clip_costs import (
     CLIP_FIXED_BYTES,
     DETECTED_ALONE_FACTOR,
     ClipCosts,
@@ -20,8 +20,7 @@ from dfdc_lake.distributed.clip_costs import (
     pick_sample_families,
     sample_shard_bytes,
 )
-from dfdc_lake.distributed.estimate import RAY_SLOWDOWN, RAY_STARTUP_S, _makespan, estimate_run
-from dfdc_lake.distributed.plan import Chunk, plan_chunks
+from dfdc_lake.plan.estimate import RAY_SLOWDOWN, RAY_STARTUP_S, _makespan, estimate_run
 from dfdc_lake.records import Family, VideoEntry
 from tests.lake.fakes import make_samples
 

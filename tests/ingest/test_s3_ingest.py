@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.distributed.helpers import assert_accounted_once, ingest_command
+from tests.ingest.helpers import assert_accounted_once, ingest_command
 
 pytestmark = [pytest.mark.s3, pytest.mark.ray, pytest.mark.slow]
 

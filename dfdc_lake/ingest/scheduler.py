@@ -21,19 +21,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from dfdc_lake.config import Config
-from dfdc_lake.distributed.chunk import (
-    FamilyGroup,
+from dfdc_lake.errors import LakeCommitError, StorageError
+from dfdc_lake.ingest.chunk import (
     GroupResult,
     commit_chunk_attempt,
-    family_groups,
-    largest_first,
 )
-from dfdc_lake.distributed.plan import Chunk
-from dfdc_lake.distributed.progress import ProgressTracker
-from dfdc_lake.errors import LakeCommitError, StorageError
+from dfdc_lake.ingest.progress import ProgressTracker
 from dfdc_lake.lake.commit import new_attempt_id
 from dfdc_lake.lake.lake import Lake
 from dfdc_lake.lake.lock import LakeLock
+from dfdc_lake.plan.chunks import Chunk, FamilyGroup, family_groups, largest_first
 
 __all__ = ["ChunkAttempt", "FamilyTaskQueue", "run_family_tasks"]
 
@@ -176,7 +173,7 @@ def run_family_tasks(
     """
     import ray
 
-    from dfdc_lake.distributed.actors import FamilyTasks
+    from dfdc_lake.ingest.actors import FamilyTasks
 
     tasks = FamilyTasks(lake, config)
     queue = FamilyTaskQueue(todo, config.ray.min_videos_per_task, max_tasks, config.ray.chunks_in_flight)

@@ -14,13 +14,13 @@ from dataclasses import dataclass, field
 from typing import TextIO
 
 from dfdc_lake.config import Config
-from dfdc_lake.distributed.plan import Chunk, plan_chunks
-from dfdc_lake.distributed.planning import format_summary, summarize_plan
-from dfdc_lake.distributed.progress import ProgressTracker, format_duration
 from dfdc_lake.errors import ConfigError
+from dfdc_lake.ingest.progress import ProgressTracker, format_duration
 from dfdc_lake.lake.lake import Lake
 from dfdc_lake.lake.lock import LakeLock
 from dfdc_lake.lake.runs import PlannedChunk, RunPlan, RunRecord, SourceCounts, utc_now_iso
+from dfdc_lake.plan.chunks import Chunk, plan_chunks
+from dfdc_lake.plan.counts import format_summary, summarize_plan
 from dfdc_lake.ray_cluster import connect_ray
 from dfdc_lake.source.catalog import load_catalog
 
@@ -76,7 +76,7 @@ def _run_chunks(
     report: IngestReport,
 ) -> None:
     """Run the chunks' families as parallel Ray tasks; the driver commits each chunk once it is whole."""
-    from dfdc_lake.distributed.scheduler import run_family_tasks
+    from dfdc_lake.ingest.scheduler import run_family_tasks
 
     limit = _in_flight_limit(config)
     settled = run_family_tasks(todo, lake, config, lock, tracker, limit, LOCK_CHECK_INTERVAL_S)

@@ -15,8 +15,9 @@ from typing import Any
 import ray
 
 from dfdc_lake.config import Config, FaceConfig
-from dfdc_lake.distributed.chunk import FamilyGroup, GroupResult
+from dfdc_lake.ingest.chunk import GroupResult
 from dfdc_lake.lake.lake import Lake
+from dfdc_lake.plan.chunks import FamilyGroup
 
 __all__ = ["DetectorPool", "FamilyTasks", "ProgressActor", "make_detector_pool"]
 
@@ -143,7 +144,7 @@ def _family_group_task(
 ) -> GroupResult:
     import torch
 
-    from dfdc_lake.distributed.chunk import process_family_group
+    from dfdc_lake.ingest.chunk import process_family_group
     from dfdc_lake.stages.family import FamilyProcessor
 
     config = Config.model_validate(config_json)

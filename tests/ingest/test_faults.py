@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from dfdc_lake.lake.lake import Lake
-from tests.distributed.helpers import assert_accounted_once, ingest_command, verify_clean_after_gc, wait_until
+from tests.ingest.helpers import assert_accounted_once, ingest_command, verify_clean_after_gc, wait_until
 
 pytestmark = [pytest.mark.ray, pytest.mark.slow]
 

@@ -1,5 +1,5 @@
-from dfdc_lake.distributed.plan import plan_chunks
-from dfdc_lake.distributed.progress import ProgressTracker
+from dfdc_lake.ingest.progress import ProgressTracker
+from dfdc_lake.plan.chunks import plan_chunks
 from dfdc_lake.records import Family, VideoEntry
 
 

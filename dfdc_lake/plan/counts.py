@@ -14,8 +14,8 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from dfdc_lake.config import Config
-from dfdc_lake.distributed.plan import Chunk
 from dfdc_lake.lake.runs import NamedCount, SourceCounts
+from dfdc_lake.plan.chunks import Chunk
 from dfdc_lake.records import Family
 from dfdc_lake.source.catalog import Catalog
 

@@ -20,9 +20,8 @@ from dataclasses import asdict, dataclass, replace
 from typing import Any, Literal
 
 from dfdc_lake.config import Config
-from dfdc_lake.distributed.chunk import family_groups, largest_first
-from dfdc_lake.distributed.clip_costs import ClipCosts, costed_clips
-from dfdc_lake.distributed.plan import Chunk
+from dfdc_lake.plan.chunks import Chunk, family_groups, largest_first
+from dfdc_lake.plan.clip_costs import ClipCosts, costed_clips
 from dfdc_lake.records import Family
 
 __all__ = [

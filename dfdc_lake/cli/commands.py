@@ -14,16 +14,16 @@ __all__ = ["main"]
 
 # name -> (module, one-line help). Each module defines add_arguments(parser) and run(args) -> int.
 COMMANDS: dict[str, tuple[str, str]] = {
-    "synth": ("dfdc_lake.synth.command", "write a synthetic DFDC-shaped corpus with ground truth"),
-    "plan": ("dfdc_lake.distributed.plan_command", "what an ingest would do, how long, how big (no work)"),
-    "ingest": ("dfdc_lake.distributed.command", "turn DFDC parts into a lake of Parquet/WebDataset shards"),
-    "status": ("dfdc_lake.lake.commands", "summarize a lake's committed chunks"),
-    "verify": ("dfdc_lake.lake.commands", "check every committed shard against its commit record"),
-    "gc": ("dfdc_lake.lake.commands", "remove orphaned shards of failed attempts (dry run by default)"),
-    "sql": ("dfdc_lake.lake.sql_command", "query a lake with SQL (DuckDB): samples, outcomes, runs, shards"),
-    "report": ("dfdc_lake.report.command", "an HTML report of a lake: overview, families, failures"),
-    "train": ("dfdc_lake.train.driver.command", "train the audio-visual detector from a lake with Ray Train"),
-    "predict": ("dfdc_lake.train.inference.command", "score raw videos with a trained checkpoint"),
+    "synth": ("dfdc_lake.cli.synth", "write a synthetic DFDC-shaped corpus with ground truth"),
+    "plan": ("dfdc_lake.cli.plan", "what an ingest would do, how long, how big (no work)"),
+    "ingest": ("dfdc_lake.cli.ingest", "turn DFDC parts into a lake of Parquet/WebDataset shards"),
+    "status": ("dfdc_lake.cli.status", "summarize a lake's committed chunks"),
+    "verify": ("dfdc_lake.cli.verify", "check every committed shard against its commit record"),
+    "gc": ("dfdc_lake.cli.gc", "remove orphaned shards of failed attempts (dry run by default)"),
+    "sql": ("dfdc_lake.cli.sql", "query a lake with SQL (DuckDB): samples, outcomes, runs, shards"),
+    "report": ("dfdc_lake.cli.report", "an HTML report of a lake: overview, families, failures"),
+    "train": ("dfdc_lake.cli.train", "train the audio-visual detector from a lake with Ray Train"),
+    "predict": ("dfdc_lake.cli.predict", "score raw videos with a trained checkpoint"),
 }
 
 

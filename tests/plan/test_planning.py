@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from dfdc_lake import cli
+from dfdc_lake.cli import commands as cli
 from dfdc_lake.config import Config
-from dfdc_lake.distributed.ingest import ingest
-from dfdc_lake.distributed.plan import plan_chunks
-from dfdc_lake.distributed.planning import format_summary, source_counts, summarize_plan
+from dfdc_lake.ingest.driver import ingest
 from dfdc_lake.lake.lake import Lake
+from dfdc_lake.plan.chunks import plan_chunks
+from dfdc_lake.plan.counts import format_summary, source_counts, summarize_plan
 from dfdc_lake.source.catalog import load_catalog
 from tests.lake.fakes import make_samples, write_chunk
 from tests.source.layouts import FAMILY_META, truncate, write_part_folder, write_part_zip

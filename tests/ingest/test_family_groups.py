@@ -8,20 +8,18 @@ from pathlib import Path
 import pytest
 
 from dfdc_lake.config import Config
-from dfdc_lake.distributed.chunk import (
-    FamilyGroup,
+from dfdc_lake.errors import LakeCommitError, StorageError
+from dfdc_lake.ingest.chunk import (
     GroupResult,
     commit_chunk_attempt,
-    family_groups,
     process_chunk,
     process_family_group,
 )
-from dfdc_lake.distributed.plan import Chunk, plan_chunks
-from dfdc_lake.distributed.scheduler import FamilyTaskQueue
-from dfdc_lake.errors import LakeCommitError, StorageError
+from dfdc_lake.ingest.scheduler import FamilyTaskQueue
 from dfdc_lake.lake.commit import new_attempt_id
 from dfdc_lake.lake.lake import Lake
 from dfdc_lake.lake.verify import verify_lake
+from dfdc_lake.plan.chunks import Chunk, FamilyGroup, family_groups, plan_chunks
 from dfdc_lake.records import Family, VideoEntry
 from dfdc_lake.source.catalog import load_catalog
 from dfdc_lake.source.storage import read_bytes

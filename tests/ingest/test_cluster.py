@@ -14,15 +14,15 @@ import time
 
 import pytest
 
-from tests.distributed.helpers import REPO, assert_accounted_once
 from tests.fixtures.ray_cluster import enable_token_auth, start_head, start_worker, stop_cluster
+from tests.ingest.helpers import REPO, assert_accounted_once
 
 pytestmark = [pytest.mark.ray, pytest.mark.slow]
 
 PLACEMENT_SCRIPT = """
 import json, sys, time, ray
 from dfdc_lake.config import Config
-from dfdc_lake.distributed.actors import make_detector_pool
+from dfdc_lake.ingest.actors import make_detector_pool
 ray.init(address=sys.argv[1], logging_level="ERROR")
 config = Config().with_overrides(["ray.gpus_per_detector=0.5"])
 pool = make_detector_pool(config)

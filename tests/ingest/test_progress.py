@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 
-from dfdc_lake.distributed.progress import ProgressTracker
+from dfdc_lake.ingest.progress import ProgressTracker
 
 
 class FakeTerminal(io.StringIO):

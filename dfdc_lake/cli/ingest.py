@@ -53,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
     from dataclasses import asdict
 
     from dfdc_lake.config import load_config
-    from dfdc_lake.distributed.ingest import ingest
+    from dfdc_lake.ingest.driver import ingest
     from dfdc_lake.lake.lake import Lake
 
     config = load_config(args.config, args.overrides)
