@@ -82,12 +82,15 @@ class VideoInfo:
 
 @dataclass
 class FaceTrack:
-    """One person followed through the sampled frames of a video (boxes in source pixels)."""
+    """One person followed through the sampled frames of a video (boxes and points in source pixels)."""
 
     track_id: int
     frame_indices: np.ndarray  # int32 [T]
     boxes_xyxy: np.ndarray  # float32 [T, 4]
     scores: np.ndarray  # float32 [T]; NaN where the box was gap-filled
+    # float32 [T, 5, 2]: MTCNN's five points (eyes, nose, mouth corners; x, y) as detected, interpolated
+    # where the score is NaN; NaN where the detector gave no points. None: not known at all.
+    landmarks_xy: np.ndarray | None = None
 
 
 @dataclass
@@ -127,7 +130,7 @@ class Outcome:
 
 @dataclass
 class Sample:
-    """One (video, face track): the unit the lake stores and training reads. See schemas/sample_v4.json."""
+    """One (video, face track): the unit the lake stores and training reads. See schemas/sample_v5.json."""
 
     sample_id: str  # f"{video_id}-t{track_id}"
     video_id: str
@@ -157,6 +160,10 @@ class Sample:
     audio_diff_db: float | None = None
     face_detail_kept: float | None = None  # share of the original face's fine detail the fake kept
     face_detail_kept_half_res: float | None = None  # the same, of the next octave (crops at half resolution)
+    # float32 [T, 10]: the five facial points (x1, y1 ... x5, y5) as shares of each stored crop's width
+    # and height; None where the track has none. bool [T]: True where the points were interpolated.
+    crop_landmarks: np.ndarray | None = None
+    crop_landmarks_interpolated: np.ndarray | None = None
 
     @property
     def is_fake(self) -> bool:

@@ -4,7 +4,8 @@ Besides the JPEG bytes that go to the lake, each crop is kept as a greyscale thu
 (``LABEL_THUMB_PX`` square, taken before JPEG encoding) with the face box's place in it, and the
 energy of its finest detail inside the face and in the margin around it, at full resolution and at
 half resolution (the next octave), so a fake's crops can be compared with its original's to label the
-face modality (``stages/labels.py``).
+face modality (``stages/labels.py``). The track's facial points go with each crop as shares of its
+window's width and height, which the stored (downscaled) crop keeps.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from PIL import Image
 
 from dfdc_lake.config import CropConfig
 from dfdc_lake.records import FaceTrack
+from dfdc_lake.stages.faces import LANDMARKS
 from dfdc_lake.stages.frames import RgbFrames, SampledFrames
 
 __all__ = [
@@ -24,6 +26,7 @@ __all__ = [
     "LABEL_THUMB_PX",
     "FaceCropper",
     "TrackCrops",
+    "crop_landmarks",
     "crop_window",
     "detail_energies",
     "face_regions",
@@ -51,6 +54,25 @@ class TrackCrops:
     # full-resolution crop, then of the crop at half resolution (``detail_energies``); empty when not
     # measured.
     detail: np.ndarray = field(default_factory=lambda: np.zeros((0, 2 * DETAIL_OCTAVES), np.float32))
+    # float32 [K, 5, 2]: the track's facial points as shares of each crop's width and height (NaN where
+    # the track has none); empty when not cut by ``FaceCropper``.
+    landmarks: np.ndarray = field(default_factory=lambda: np.zeros((0, LANDMARKS, 2), np.float32))
+
+    @property
+    def landmarks_interpolated(self) -> np.ndarray:
+        """bool [K]: the points of crop k were interpolated (no detection in its frame: score NaN)."""
+        return np.isnan(self.scores)
+
+    def landmark_fields(self) -> dict[str, np.ndarray | None]:
+        """The ``Sample`` fields ``crop_landmarks`` (float32 [K, 10]) and ``crop_landmarks_interpolated``
+        (bool [K]); both None when no crop has points."""
+        points = self.landmarks
+        if len(points) != len(self.jpeg) or not np.isfinite(points).any():
+            return {"crop_landmarks": None, "crop_landmarks_interpolated": None}
+        return {
+            "crop_landmarks": points.reshape(len(points), 2 * LANDMARKS).astype(np.float32),
+            "crop_landmarks_interpolated": self.landmarks_interpolated,
+        }
 
 
 def face_regions(inner_xyxy: np.ndarray, height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
@@ -114,6 +136,13 @@ def crop_window(
     return left, top, right, bottom
 
 
+def crop_landmarks(points_xy: np.ndarray, left: int, top: int, right: int, bottom: int) -> np.ndarray:
+    """Facial points (source pixels, [5, 2]) as shares of the crop window's width and height (not
+    clipped: a point may lie just outside the crop)."""
+    size = np.array([right - left, bottom - top], np.float64)
+    return ((np.asarray(points_xy, np.float64) - [left, top]) / size).astype(np.float32)
+
+
 def _inner_box(box_xyxy: np.ndarray, left: int, top: int, right: int, bottom: int) -> list[float]:
     """The box's place in its crop window, as shares of the window's width and height (clipped to 0..1)."""
     x1, y1, x2, y2 = (float(v) for v in box_xyxy)
@@ -172,10 +201,16 @@ class FaceCropper:
         pixels = RgbFrames(frames) if isinstance(frames, np.ndarray) else frames
         height, width = pixels.height_px, pixels.width_px
         jpegs, thumbs = [], []
-        inner, details = [], []
-        for position, box in zip(positions[present], track.boxes_xyxy[present], strict=True):
+        inner, details, landmarks = [], [], []
+        points = track.landmarks_xy
+        if points is None:
+            points = np.full((len(track.frame_indices), LANDMARKS, 2), np.nan, np.float32)
+        for position, box, face_points in zip(
+            positions[present], track.boxes_xyxy[present], points[present], strict=True
+        ):
             left, top, right, bottom = crop_window(box, self.config.margin, width, height)
             inner.append(_inner_box(box, left, top, right, bottom))
+            landmarks.append(crop_landmarks(face_points, left, top, right, bottom))
             jpeg, thumb, detail = self._encode(
                 pixels.window(int(position), (left, top, right, bottom)), inner[-1]
             )
@@ -191,6 +226,7 @@ class FaceCropper:
             thumbs=np.stack(thumbs) if thumbs else empty,
             inner_xyxy=np.asarray(inner, np.float32).reshape(-1, 4),
             detail=np.asarray(details, np.float32).reshape(-1, 2 * DETAIL_OCTAVES),
+            landmarks=np.asarray(landmarks, np.float32).reshape(-1, LANDMARKS, 2),
         )
 
 
@@ -206,4 +242,5 @@ def merge_track_crops(parts: list[TrackCrops]) -> TrackCrops:
         thumbs=np.concatenate([p.thumbs for p in parts]),
         inner_xyxy=np.concatenate([p.inner_xyxy for p in parts]),
         detail=np.concatenate([p.detail for p in parts]),
+        landmarks=np.concatenate([p.landmarks for p in parts]),
     )

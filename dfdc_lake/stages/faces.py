@@ -1,10 +1,13 @@
 """Face detection with facenet-pytorch's MTCNN on downscaled, exposure-normalized frames.
 
 ``DetectFn`` is the contract between the family processor and whoever runs MTCNN (in-process here, a
-Ray actor on a GPU in the distributed layer): it receives uint8 ``[T, H, W, 3]`` frames and returns,
+Ray actor on a GPU in ``ingest/``): it receives uint8 ``[T, H, W, 3]`` frames and returns,
 per frame, ``(boxes_xyxy float32 [N, 4], scores float32 [N])`` in the pixel coordinates of the frames
-it received. The processor downscales frames before calling it (``downscale_frames``), so a remote
-detector receives small arrays, and maps the boxes back to source pixels itself.
+it received, optionally followed by MTCNN's five facial points ``float32 [N, 5, 2]`` (left eye, right
+eye, nose, mouth left, mouth right; x, y in the same pixels). A detector that gives no points still
+fits (its faces get no landmarks): ``landmarked`` reads either form. The processor downscales frames
+before calling it (``downscale_frames``), so a remote detector receives small arrays, and maps the
+boxes and points back to source pixels itself.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from dfdc_lake.config import FaceConfig
 from dfdc_lake.stages.exposure import normalize_exposure
 
 __all__ = [
+    "LANDMARKS",
     "DetectFn",
     "Detection",
     "Detections",
@@ -27,14 +31,29 @@ __all__ = [
     "detect_fn",
     "downscale_frames",
     "downscaled_size",
+    "landmarked",
     "resolve_device",
 ]
 
 log = logging.getLogger(__name__)
 
-Detection = tuple[np.ndarray, np.ndarray]  # (boxes_xyxy float32 [N, 4], scores float32 [N])
+# (boxes_xyxy float32 [N, 4], scores float32 [N]) or (boxes, scores, points float32 [N, 5, 2])
+Detection = tuple[np.ndarray, ...]
 Detections = list[Detection]
 DetectFn = Callable[[np.ndarray], Detections]
+LANDMARKS = 5  # MTCNN's points: left eye, right eye, nose, mouth left, mouth right
+
+
+def landmarked(detection: Detection) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(boxes [N, 4], scores [N], points [N, 5, 2])`` of a detection of either form (float32; the
+    points NaN when the detector gave none)."""
+    boxes = np.asarray(detection[0], np.float32).reshape(-1, 4)
+    scores = np.asarray(detection[1], np.float32).reshape(-1)
+    if len(detection) > 2 and detection[2] is not None:
+        points = np.asarray(detection[2], np.float32).reshape(-1, LANDMARKS, 2)
+    else:
+        points = np.full((len(boxes), LANDMARKS, 2), np.nan, np.float32)
+    return boxes, scores, points
 
 
 def resolve_device(device: str) -> str:
@@ -96,17 +115,23 @@ def _check_frames(frames: np.ndarray) -> None:
         raise ValueError(f"frames must be uint8 [T, H, W, 3], got {frames.dtype} {frames.shape}")
 
 
-def _unpack(boxes: Any, probs: Any, count: int) -> Detections:
+def _unpack(boxes: Any, probs: Any, points: Any, count: int) -> Detections:
     """MTCNN's batched output (object arrays with None for no face) as typed per-frame arrays."""
     out: Detections = []
     for i in range(count):
         frame_boxes = None if boxes is None else boxes[i]
         if frame_boxes is None:
-            out.append((np.zeros((0, 4), np.float32), np.zeros((0,), np.float32)))
+            empty = (np.zeros((0, 4), np.float32), np.zeros((0,), np.float32))
+            out.append(empty if points is None else (*empty, np.zeros((0, LANDMARKS, 2), np.float32)))
             continue
         frame_boxes = np.asarray(frame_boxes, dtype=np.float32).reshape(-1, 4)
         frame_scores = np.asarray(probs[i], dtype=np.float32).reshape(-1)
-        out.append((frame_boxes, frame_scores))
+        if points is None:
+            out.append((frame_boxes, frame_scores))
+        else:
+            out.append(
+                (frame_boxes, frame_scores, np.asarray(points[i], np.float32).reshape(-1, LANDMARKS, 2))
+            )
     return out
 
 
@@ -139,7 +164,7 @@ class FaceDetector:
             use_strided_pools(self._mtcnn)
         log.info("MTCNN loaded on %s", self.device)
 
-    def detect(self, frames: np.ndarray) -> Detections:
+    def detect(self, frames: np.ndarray, landmarks: bool = False) -> Detections:
         """Detect faces in each frame.
 
         Frames larger than ``detect_max_side_px`` are downscaled first; frames the processor already
@@ -147,9 +172,11 @@ class FaceDetector:
 
         Args:
             frames: uint8 [T, H, W, 3] RGB.
+            landmarks: also return each face's five points (MTCNN computes them anyway).
 
         Returns:
-            Per frame ``(boxes_xyxy float32 [N, 4], scores float32 [N])`` in the pixels of ``frames``.
+            Per frame ``(boxes_xyxy float32 [N, 4], scores float32 [N])`` in the pixels of ``frames``,
+            with ``points float32 [N, 5, 2]`` (x, y) appended when ``landmarks``.
         """
         self.setup()
         if len(frames) == 0:
@@ -161,23 +188,28 @@ class FaceDetector:
         batch = self.config.batch_size or (CPU_BATCH if self.device == "cpu" else GPU_BATCH)
         for start in range(0, len(small), batch):
             chunk = small[start : start + batch]
-            boxes, probs = self._mtcnn.detect(chunk)
-            detections.extend(_unpack(boxes, probs, len(chunk)))
+            boxes, probs, points = self._mtcnn.detect(chunk, landmarks=True)
+            detections.extend(_unpack(boxes, probs, points if landmarks else None, len(chunk)))
         height, width = frames.shape[1:3]
         to_source = np.array([scale_x, scale_y, scale_x, scale_y], dtype=np.float32)
         limits = np.array([width, height, width, height], dtype=np.float32)
-        return [(np.clip(b / to_source, 0, limits), s) for b, s in detections]
+        out: Detections = []
+        for found in detections:
+            # Points are not clipped: an eye may lie just outside a face box cut at the frame's edge.
+            points = tuple(p / to_source[:2] for p in found[2:])
+            out.append((np.clip(found[0] / to_source, 0, limits), found[1], *points))
+        return out
 
     def detect_downscaled(self, frames: np.ndarray) -> Detections:
         """``DetectFn`` entry for frames the processor already downscaled (what a remote actor receives).
 
-        Same as ``detect``; named so callers say which contract they rely on: boxes come back in the
-        pixels of ``frames``.
+        Same as ``detect`` with ``landmarks=True``; named so callers say which contract they rely on:
+        boxes and points come back in the pixels of ``frames``.
         """
-        return self.detect(frames)
+        return self.detect(frames, landmarks=True)
 
 
 def detect_fn(detector: FaceDetector) -> DetectFn:
     """The ``DetectFn`` of a local detector (loads MTCNN now, so the first family is not slowed)."""
     detector.setup()
-    return detector.detect
+    return detector.detect_downscaled

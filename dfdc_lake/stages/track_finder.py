@@ -3,8 +3,8 @@
 Every ``faces.detect_every``-th sampled frame (and the last) is detected whole. The frames between two
 of them take the tracks' interpolated boxes when both show the same faces barely moved (``steady``);
 when both show the same faces moved further, each face is looked for in a window around its path
-(``stages.windows``); the rest are detected whole. Boxes come back in source pixels and are linked into
-tracks (``stages.tracker``).
+(``stages.windows``); the rest are detected whole. Boxes and facial points come back in source pixels
+and are linked into tracks (``stages.tracker``).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import numpy as np
 from dfdc_lake.config import FaceConfig
 from dfdc_lake.records import FaceTrack
 from dfdc_lake.stages.decode import DecodedVideo
-from dfdc_lake.stages.faces import DetectFn, Detection, Detections
+from dfdc_lake.stages.faces import DetectFn, Detection, Detections, landmarked
 from dfdc_lake.stages.tracker import (
     build_tracks,
     detection_positions,
@@ -123,15 +123,13 @@ class TrackFinder:
 
     @staticmethod
     def _to_source(raw: Detections, video: DecodedVideo, scale: tuple[float, float]) -> Detections:
-        """Boxes found on frames downscaled by ``scale`` (x, y), in the source's pixels."""
-        scale_x, scale_y = scale
-        to_source = np.array([scale_x, scale_y, scale_x, scale_y], dtype=np.float32)
+        """Boxes and points found on frames downscaled by ``scale`` (x, y), in the source's pixels
+        (``(boxes, scores, points)``, the points NaN where the detector gave none)."""
+        to_source = np.array([*scale, *scale], dtype=np.float32)
         width, height = video.info.width_px, video.info.height_px
         limits = np.array([width, height, width, height], dtype=np.float32)
-        return [
-            (
-                np.clip(np.asarray(b, np.float32).reshape(-1, 4) / to_source, 0, limits),
-                np.asarray(s, np.float32),
-            )
-            for b, s in raw
-        ]
+        out: Detections = []
+        for detection in raw:
+            boxes, scores, points = landmarked(detection)
+            out.append((np.clip(boxes / to_source, 0, limits), scores, points / to_source[:2]))
+        return out

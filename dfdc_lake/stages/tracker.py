@@ -4,7 +4,7 @@ Greedy association over the sampled frames: each detection extends the track who
 overlaps most (at least ``track_iou``), or failing that the nearest one whose center moved less than a
 face size, if that track was last seen no more than ``max_gap_frames`` sampled frames ago; otherwise it
 starts a new track. Gaps inside a track are filled by linear
-interpolation (score NaN), boxes are smoothed with a moving average, and tracks seen in fewer than
+interpolation (score NaN; the facial points too), boxes are smoothed with a moving average, and tracks seen in fewer than
 ``min_track_share`` of the sampled frames (spurious detections) are dropped.
 """
 
@@ -16,7 +16,7 @@ import numpy as np
 
 from dfdc_lake.config import FaceConfig
 from dfdc_lake.records import FaceTrack
-from dfdc_lake.stages.faces import Detections
+from dfdc_lake.stages.faces import Detection, Detections, landmarked
 
 __all__ = [
     "box_iou",
@@ -53,13 +53,12 @@ def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.where(union > 0, inter / np.where(union > 0, union, 1.0), 0.0)
 
 
-def _kept(detection: tuple[np.ndarray, np.ndarray], min_score: float) -> tuple[np.ndarray, np.ndarray]:
-    boxes, scores = detection
-    boxes = np.asarray(boxes, dtype=np.float32).reshape(-1, 4)
-    scores = np.asarray(scores, dtype=np.float32).reshape(-1)
+def _kept(detection: Detection, min_score: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The detection's boxes, scores and points (``faces.landmarked``) scoring ``min_score`` or more."""
+    boxes, scores, points = landmarked(detection)
     size_ok = ((boxes[:, 2] - boxes[:, 0]) >= MIN_BOX_PX) & ((boxes[:, 3] - boxes[:, 1]) >= MIN_BOX_PX)
     keep = (scores >= min_score) & size_ok
-    return boxes[keep], scores[keep]
+    return boxes[keep], scores[keep], points[keep]
 
 
 def face_frame_share(detections: Detections, min_score: float) -> float:
@@ -74,11 +73,13 @@ class _Builder:
     positions: list[int] = field(default_factory=list)  # positions in the sampled-frame sequence
     boxes: list[np.ndarray] = field(default_factory=list)
     scores: list[float] = field(default_factory=list)
+    points: list[np.ndarray] = field(default_factory=list)
 
-    def add(self, position: int, box: np.ndarray, score: float) -> None:
+    def add(self, position: int, box: np.ndarray, score: float, points: np.ndarray) -> None:
         self.positions.append(position)
         self.boxes.append(box)
         self.scores.append(score)
+        self.points.append(points)
 
 
 def _greedy(cost: np.ndarray, allowed: np.ndarray) -> list[tuple[int, int]]:
@@ -124,17 +125,17 @@ def _match(track_boxes: np.ndarray, boxes: np.ndarray, config: FaceConfig) -> li
 def _associate(detections: Detections, config: FaceConfig) -> list[_Builder]:
     builders: list[_Builder] = []
     for position, detection in enumerate(detections):
-        boxes, scores = _kept(detection, config.min_score)
+        boxes, scores, points = _kept(detection, config.min_score)
         live = [i for i, b in enumerate(builders) if position - b.positions[-1] <= config.max_gap_frames + 1]
         matched: set[int] = set()
         if live and len(boxes):
             for row, col in _match(np.stack([builders[i].boxes[-1] for i in live]), boxes, config):
-                builders[live[row]].add(position, boxes[col], float(scores[col]))
+                builders[live[row]].add(position, boxes[col], float(scores[col]), points[col])
                 matched.add(col)
         for col in range(len(boxes)):
             if col not in matched:
                 builders.append(_Builder())
-                builders[-1].add(position, boxes[col], float(scores[col]))
+                builders[-1].add(position, boxes[col], float(scores[col]), points[col])
     return builders
 
 
@@ -158,15 +159,22 @@ def smooth_boxes(boxes: np.ndarray, window: int) -> np.ndarray:
     return (boxes + np.clip(averaged - boxes, -limit, limit)).astype(np.float32)
 
 
-def _fill(builder: _Builder) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Positions first..last with gaps linearly interpolated (score NaN)."""
+def _interpolated(at: np.ndarray, seen: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """``values`` [S, ...] known at the sorted ``seen``, linearly interpolated at ``at`` -> [len(at), ...]."""
+    flat = np.asarray(values, np.float64).reshape(len(seen), -1)
+    columns = [np.interp(at, seen, flat[:, k]) for k in range(flat.shape[1])]
+    return np.stack(columns, axis=1).reshape(len(at), *np.shape(values)[1:])
+
+
+def _fill(builder: _Builder) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Positions first..last with gaps linearly interpolated (score NaN), and the points likewise."""
     positions = np.arange(builder.positions[0], builder.positions[-1] + 1)
     seen = np.asarray(builder.positions)
-    seen_boxes = np.stack(builder.boxes).astype(np.float64)
-    boxes = np.stack([np.interp(positions, seen, seen_boxes[:, k]) for k in range(4)], axis=1)
+    boxes = _interpolated(positions, seen, np.stack(builder.boxes))
+    points = _interpolated(positions, seen, np.stack(builder.points)).astype(np.float32)
     scores = np.full(len(positions), np.nan, dtype=np.float32)
     scores[seen - positions[0]] = builder.scores
-    return positions, boxes, scores
+    return positions, boxes, scores, points
 
 
 def build_tracks(frame_indices: np.ndarray, detections: Detections, config: FaceConfig) -> list[FaceTrack]:
@@ -174,7 +182,8 @@ def build_tracks(frame_indices: np.ndarray, detections: Detections, config: Face
 
     Args:
         frame_indices: int [T], source frame index of each sampled frame.
-        detections: per sampled frame ``(boxes_xyxy [N, 4], scores [N])`` in source pixels.
+        detections: per sampled frame ``(boxes_xyxy [N, 4], scores [N])`` in source pixels, optionally
+            with ``points [N, 5, 2]`` (``faces.landmarked``).
         config: tracking parameters (``min_score``, ``track_iou``, ``max_gap_frames``, ``smooth_window``,
             ``min_track_share``).
 
@@ -189,8 +198,9 @@ def build_tracks(frame_indices: np.ndarray, detections: Detections, config: Face
     for builder in _associate(detections, config):
         if total == 0 or len(builder.positions) / total < config.min_track_share:
             continue
-        positions, boxes, scores = _fill(builder)
-        raw.append((positions, smooth_boxes(boxes, config.smooth_window), scores))
+        positions, boxes, scores, points = _fill(builder)
+        # Only boxes are smoothed: the points stay where MTCNN put them in the frames it detected.
+        raw.append((positions, smooth_boxes(boxes, config.smooth_window), scores, points))
     raw.sort(key=lambda item: (int(item[0][0]), float(item[1][0, 0])))
     return [
         FaceTrack(
@@ -198,8 +208,9 @@ def build_tracks(frame_indices: np.ndarray, detections: Detections, config: Face
             frame_indices=frame_indices[positions],
             boxes_xyxy=boxes,
             scores=scores,
+            landmarks_xy=points,
         )
-        for rank, (positions, boxes, scores) in enumerate(raw)
+        for rank, (positions, boxes, scores, points) in enumerate(raw)
     ]
 
 
@@ -214,24 +225,26 @@ def detection_positions(num_frames: int, every: int) -> np.ndarray:
 
 def fill_between(track: FaceTrack, frame_indices: np.ndarray) -> FaceTrack:
     """``track`` (built on some of the sampled frames) on every sampled frame within its span: boxes
-    linearly interpolated by frame number, score NaN where no detection was made."""
+    (and points) linearly interpolated by frame number, score NaN where no detection was made."""
     frame_indices = np.asarray(frame_indices, dtype=np.int32)
     first, last = int(track.frame_indices[0]), int(track.frame_indices[-1])
     within = frame_indices[(frame_indices >= first) & (frame_indices <= last)]
     if len(within) == len(track.frame_indices):
         return track
     seen = track.frame_indices.astype(np.float64)
-    boxes = np.stack([np.interp(within, seen, track.boxes_xyxy[:, k]) for k in range(4)], axis=1)
+    boxes = _interpolated(within, seen, track.boxes_xyxy).astype(np.float32)
     scores = np.full(len(within), np.nan, dtype=np.float32)
     scores[np.searchsorted(within, track.frame_indices)] = track.scores
-    return FaceTrack(track.track_id, within, boxes.astype(np.float32), scores)
+    points = track.landmarks_xy
+    if points is not None:
+        points = _interpolated(within, seen, points).astype(np.float32)
+    return FaceTrack(track.track_id, within, boxes, scores, points)
 
 
-def steady(a: tuple[np.ndarray, np.ndarray], b: tuple[np.ndarray, np.ndarray], config: FaceConfig) -> bool:
+def steady(a: Detection, b: Detection, config: FaceConfig) -> bool:
     """Detections ``a`` and ``b`` (a few sampled frames apart) show the same faces, each moved so little
     that its boxes still overlap by ``steady_iou``: the frames between may take interpolated boxes."""
-    boxes_a, _ = _kept(a, config.min_score)
-    boxes_b, _ = _kept(b, config.min_score)
+    boxes_a, boxes_b = _kept(a, config.min_score)[0], _kept(b, config.min_score)[0]
     if len(boxes_a) != len(boxes_b):
         return False
     if not len(boxes_a):
@@ -240,13 +253,10 @@ def steady(a: tuple[np.ndarray, np.ndarray], b: tuple[np.ndarray, np.ndarray], c
     return len(_greedy(-ious, ious >= config.steady_iou)) == len(boxes_a)
 
 
-def matched_faces(
-    a: tuple[np.ndarray, np.ndarray], b: tuple[np.ndarray, np.ndarray], config: FaceConfig
-) -> tuple[np.ndarray, np.ndarray] | None:
+def matched_faces(a: Detection, b: Detection, config: FaceConfig) -> tuple[np.ndarray, np.ndarray] | None:
     """The faces of ``a`` and ``b`` paired as the tracker would link them, ``(boxes_a, boxes_b)`` [N, 4]
     in the same order; None unless both show the same number of faces and every one is paired."""
-    boxes_a, _ = _kept(a, config.min_score)
-    boxes_b, _ = _kept(b, config.min_score)
+    boxes_a, boxes_b = _kept(a, config.min_score)[0], _kept(b, config.min_score)[0]
     if len(boxes_a) != len(boxes_b):
         return None
     pairs = _match(boxes_a, boxes_b, config) if len(boxes_a) else []

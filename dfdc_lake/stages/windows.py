@@ -9,7 +9,7 @@ scaled to ``WINDOW_PX`` pixels (never enlarged). MTCNN then runs on a 128 px ima
 of a 640 px frame.
 
 A window keeps the one detection that is that face: the nearest to the interpolated box of those the
-tracker would link to it (``tracker.within_reach``). A frame where some
+tracker would link to it (``tracker.within_reach``), with its facial points. A frame where some
 window finds no such face, or two windows find the same face, is detected whole after all
 (``WindowedFaces.unresolved``): a face that left its path is found the way it was before.
 """
@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from dfdc_lake.stages.faces import Detections
+from dfdc_lake.stages.faces import Detections, landmarked
 from dfdc_lake.stages.tracker import box_iou, within_reach
 
 __all__ = ["WINDOW_FACES", "WINDOW_PX", "FaceWindow", "WindowedFaces", "cut_windows", "interpolated_windows"]
@@ -109,7 +109,8 @@ def cut_windows(frames: dict[int, np.ndarray], windows: list[FaceWindow]) -> np.
 class WindowedFaces:
     """What the windows of some frames found, per frame, in the detector frame's pixels."""
 
-    found: dict[int, tuple[np.ndarray, np.ndarray]]  # position -> (boxes [N, 4], scores [N])
+    # position -> (boxes [N, 4], scores [N], points [N, 5, 2]; NaN when the detector gave none)
+    found: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]]
     unresolved: list[int]  # positions to detect whole
 
     @classmethod
@@ -121,14 +122,16 @@ class WindowedFaces:
             raise ValueError(f"{len(detections)} detection lists for {len(windows)} windows")
         boxes_at: dict[int, list[np.ndarray]] = {}
         scores_at: dict[int, list[float]] = {}
+        points_at: dict[int, list[np.ndarray]] = {}
         failed: set[int] = set()
-        for window, (boxes, scores) in zip(windows, detections, strict=True):
-            face = _the_face(window, np.asarray(boxes, np.float64), np.asarray(scores), min_score)
+        for window, detection in zip(windows, detections, strict=True):
+            face = _the_face(window, *landmarked(detection), min_score)
             if face is None:
                 failed.add(window.position)
                 continue
             boxes_at.setdefault(window.position, []).append(face[0])
             scores_at.setdefault(window.position, []).append(face[1])
+            points_at.setdefault(window.position, []).append(face[2])
         found = {}
         for position, faces in boxes_at.items():
             stacked = np.stack(faces)
@@ -137,20 +140,25 @@ class WindowedFaces:
             if position in failed or (overlap >= SAME_FACE_IOU).any():
                 failed.add(position)
                 continue
-            found[position] = (stacked.astype(np.float32), np.asarray(scores_at[position], np.float32))
+            found[position] = (
+                stacked.astype(np.float32),
+                np.asarray(scores_at[position], np.float32),
+                np.stack(points_at[position]).astype(np.float32),
+            )
         return cls(found, sorted(failed))
 
 
 def _the_face(
-    window: FaceWindow, boxes: np.ndarray, scores: np.ndarray, min_score: float
-) -> tuple[np.ndarray, float] | None:
-    """The detection (mapped to frame pixels) that is the window's face, if any."""
+    window: FaceWindow, boxes: np.ndarray, scores: np.ndarray, points: np.ndarray, min_score: float
+) -> tuple[np.ndarray, float, np.ndarray] | None:
+    """The detection (box and points mapped to frame pixels) that is the window's face, if any."""
     keep = scores >= min_score
     if not keep.any():
         return None
-    boxes = boxes.reshape(-1, 4)[keep] / window.scale + [window.left, window.top] * 2
+    corner = np.array([window.left, window.top])
+    boxes = boxes.astype(np.float64)[keep] / window.scale + np.tile(corner, 2)
     allowed, shift = within_reach(window.expected_xyxy[None], boxes)
     if not allowed.any():
         return None
     best = int(np.argmin(np.where(allowed[0], shift[0], np.inf)))
-    return boxes[best], float(scores[keep][best])
+    return boxes[best], float(scores[keep][best]), points[keep][best] / window.scale + corner

@@ -132,9 +132,10 @@ def test_each_window_keeps_its_own_face_or_sends_the_frame_back() -> None:
         min_score=0.9,
     )
     assert result.unresolved == []
-    boxes, scores = result.found[3]
+    boxes, scores, points = result.found[3]
     np.testing.assert_allclose(boxes, [[104, 102, 164, 162], [400, 100, 460, 160]])  # nearest, not best
     np.testing.assert_allclose(scores, [0.95, 0.98])
+    assert points.shape == (2, 5, 2) and np.isnan(points).all()  # this detector gave no points
 
     weak = WindowedFaces.from_detections([window], [(on_path[None], np.array([0.5]))], min_score=0.9)
     assert weak.found == {} and weak.unresolved == [3]
