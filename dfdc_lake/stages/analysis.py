@@ -11,6 +11,7 @@ Failures raise (``VideoDecodeError`` and friends); ``FamilyProcessor`` turns the
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -114,6 +115,7 @@ class Findings:
                 audio_diff_db=self.audio_verdict.diff_db,
                 face_detail_kept=self.face_verdicts[track_id].detail_kept,
                 face_detail_kept_half_res=self.face_verdicts[track_id].detail_kept_half_res,
+                **crops.landmark_fields(),
             )
             for track_id, crops in self.crops.items()
         ]
@@ -287,7 +289,7 @@ class VideoAnalyzer:
 def _renumbered(track: FaceTrack, offset: int) -> FaceTrack:
     if offset == 0:
         return track
-    return FaceTrack(track.track_id + offset, track.frame_indices, track.boxes_xyxy, track.scores)
+    return dataclasses.replace(track, track_id=track.track_id + offset)
 
 
 @dataclass

@@ -87,6 +87,10 @@ def test_fakes_carry_their_originals_tracks(corpus_run, tiny_truth) -> None:
             original = originals[sample.track_id]
             np.testing.assert_array_equal(sample.frame_indices, original.frame_indices)
             np.testing.assert_array_equal(sample.boxes_xyxy, original.boxes_xyxy)
+            np.testing.assert_array_equal(sample.crop_landmarks, original.crop_landmarks)
+            np.testing.assert_array_equal(
+                sample.crop_landmarks_interpolated, original.crop_landmarks_interpolated
+            )
             assert sample.face_frame_share == original.face_frame_share
             assert sample.family_id == original.video_id and sample.original == truth.original
             checked += 1
@@ -175,4 +179,9 @@ def test_samples_fit_the_lake_schema(corpus_run) -> None:
     rows = [sample_to_row(s) for samples in corpus_run.samples.values() for s in samples]
     table = pa.Table.from_pylist(rows, schema=sample_schema())
     assert table.num_rows == len(rows)
+    # Every row carries its crops' facial points: 10 per crop, and one interpolated flag per crop.
+    assert table.column("crop_landmarks").null_count == 0
+    for row in rows:
+        assert len(row["crop_landmarks"]) == 10 * len(row["crops_jpeg"])
+        assert row["crop_landmarks_interpolated"] == np.isnan(row["det_scores"]).tolist()
     assert set(table.column("config_hash").to_pylist()) == {corpus_run.config.config_hash()}

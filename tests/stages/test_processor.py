@@ -206,9 +206,11 @@ def test_a_long_video_is_processed_in_segments_of_bounded_size(
     assert len(segments_seen) > 1  # tracks restart in each segment
     for sample in by_video[original.video_id]:
         assert len(sample.frame_indices) <= frames_per_segment  # no track crosses a segment
+        assert sample.crop_landmarks is not None  # every segment's tracks keep their points
     originals = {s.track_id: s for s in by_video[original.video_id]}
     for fake in family.fakes:
         for sample in by_video.get(fake.video_id, []):
             np.testing.assert_array_equal(sample.frame_indices, originals[sample.track_id].frame_indices)
+            np.testing.assert_array_equal(sample.crop_landmarks, originals[sample.track_id].crop_landmarks)
     whole_frames = sum(len(s.frame_indices) for s in whole.samples if s.video_id == original.video_id)
     assert sum(len(s.frame_indices) for s in by_video[original.video_id]) >= 0.8 * whole_frames
