@@ -11,6 +11,7 @@ __all__ = [
     "DfdcLakeError",
     "LakeCommitError",
     "LakeLockedError",
+    "LakeNotFoundError",
     "SourceProblemsError",
     "StorageError",
     "VideoDecodeError",
@@ -67,3 +68,11 @@ class LakeCommitError(DfdcLakeError):
 
 class LakeLockedError(DfdcLakeError):
     """Another ingest run holds the lake's lock."""
+
+
+class LakeNotFoundError(DfdcLakeError):
+    """No lake where one was asked for: nothing at the URL, or a file where the lake folder should be.
+
+    Raised where the lake is opened, so ``status``/``verify``/``gc`` of a mistyped path never read as a
+    healthy, empty lake, and ``ingest`` never trips over a file in the lake's place.
+    """

@@ -7,7 +7,12 @@ import json
 
 from dfdc_lake.cli.common import add_lake_argument, print_redacted
 
-__all__ = ["add_arguments", "run"]
+__all__ = ["EPILOG", "add_arguments", "run"]
+
+EPILOG = """\
+examples:
+  dfdc-lake gc ./lake              # list what would be deleted
+  dfdc-lake gc ./lake --delete"""
 
 
 def add_arguments(parser: argparse.ArgumentParser, name: str = "gc") -> None:
@@ -21,7 +26,7 @@ def run(args: argparse.Namespace) -> int:
     from dfdc_lake.lake.lake import Lake
     from dfdc_lake.lake.verify import gc_lake
 
-    paths = gc_lake(Lake.open(args.lake), dry_run=not args.delete)
+    paths = gc_lake(Lake.open(args.lake, must_exist=True), dry_run=not args.delete)
     if args.json:
         print_redacted(
             json.dumps({"lake": args.lake, "deleted": bool(args.delete), "paths": paths}, indent=1)

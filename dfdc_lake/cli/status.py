@@ -12,7 +12,12 @@ from typing import Any
 from dfdc_lake.cli.common import add_lake_argument, print_redacted
 from dfdc_lake.units import human_bytes
 
-__all__ = ["add_arguments", "run"]
+__all__ = ["EPILOG", "add_arguments", "run"]
+
+EPILOG = """\
+examples:
+  dfdc-lake status ./lake
+  dfdc-lake status s3://bucket/lake --json"""
 
 
 def _format_source_counts(counts: dict[str, Any] | None) -> str | None:
@@ -67,7 +72,7 @@ def _run_status(args: argparse.Namespace) -> int:
     from dfdc_lake.lake.lake import Lake
     from dfdc_lake.lake.status import lake_status
 
-    status = lake_status(Lake.open(args.lake))
+    status = lake_status(Lake.open(args.lake, must_exist=True))
     print_redacted(json.dumps(status, indent=1) if args.json else _format_status(status))
     return 0
 

@@ -1,6 +1,6 @@
 """``dfdc-lake verify LAKE [--json]``: every committed shard against its commit record (sha256, rows).
 
-Exits 0 when clean, 1 when committed data is wrong.
+Exits 0 when clean, 1 when committed data is wrong, 2 when there is no lake at LAKE.
 """
 
 from __future__ import annotations
@@ -11,7 +11,14 @@ import json
 from dfdc_lake.cli.common import add_lake_argument, print_redacted
 from dfdc_lake.units import human_bytes
 
-__all__ = ["add_arguments", "run"]
+__all__ = ["EPILOG", "add_arguments", "run"]
+
+EPILOG = """\
+examples:
+  dfdc-lake verify ./lake
+  dfdc-lake verify s3://bucket/lake --json
+
+Exit 0 when every committed shard matches its commit record, 1 when committed data is wrong."""
 
 
 def add_arguments(parser: argparse.ArgumentParser, name: str = "verify") -> None:
@@ -24,7 +31,7 @@ def run(args: argparse.Namespace) -> int:
     from dfdc_lake.lake.lake import Lake
     from dfdc_lake.lake.verify import verify_lake
 
-    report = verify_lake(Lake.open(args.lake))
+    report = verify_lake(Lake.open(args.lake, must_exist=True))
     if args.json:
         print_redacted(json.dumps(report.to_dict(), indent=1))
     else:

@@ -17,7 +17,9 @@ from collections.abc import Collection, Iterable
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
+from dfdc_lake.errors import LakeNotFoundError
 from dfdc_lake.io.retry import RetryPolicy
+from dfdc_lake.io.s3_settings import redact
 from dfdc_lake.io.urls import arrow_filesystem, check_storage_url, fsspec_filesystem, is_s3
 from dfdc_lake.lake.commit import (
     CommitRecord,
@@ -27,7 +29,7 @@ from dfdc_lake.lake.commit import (
     read_lake_manifest,
     write_lake_manifest,
 )
-from dfdc_lake.lake.lock import LakeLock, LockInfo, read_lock
+from dfdc_lake.lake.lock import LOCK_PATH, LakeLock, LockInfo, read_lock
 from dfdc_lake.lake.runs import RunRecord, read_run_records, write_run_record
 from dfdc_lake.lake.storage import Storage
 
@@ -38,6 +40,34 @@ if TYPE_CHECKING:
 __all__ = ["SHARD_FORMATS", "Lake", "open_storage"]
 
 SHARD_FORMATS = ("parquet", "webdataset")
+
+# Any one of these makes a folder (or S3 prefix) a lake: the manifest, written first by every ingest;
+# the lock, taken just before it; commit and run records, for lakes older than the manifest.
+_LAKE_MARKERS = ("lake.json", LOCK_PATH)
+_LAKE_FOLDERS = ("commits", "runs")
+
+
+def _check_local_root(root: str) -> None:
+    """Refuse a local lake root that is a file, or lies under one (``os.makedirs`` would fail later
+    with ``FileExistsError`` or ``NotADirectoryError`` halfway through a command)."""
+    path = root
+    while not os.path.lexists(path):
+        parent = os.path.dirname(path)
+        if parent == path:
+            return
+        path = parent
+    if not os.path.isdir(path):
+        where = "is a file" if path == root else f"lies under the file {path}"
+        raise LakeNotFoundError(
+            redact(f"no lake at {root}: the lake path {where}; a lake is a folder or s3://bucket/prefix")
+        )
+
+
+def _holds_lake(storage: Storage) -> bool:
+    """Whether the lake root holds a lake (cheap: a few existence checks, one listing at most)."""
+    if any(storage.exists(name) for name in _LAKE_MARKERS):
+        return True
+    return any(storage.list_files(folder) for folder in _LAKE_FOLDERS)
 
 
 def open_storage(url: str | os.PathLike[str], retry: RetryPolicy | None = None) -> Storage:
@@ -50,7 +80,9 @@ def open_storage(url: str | os.PathLike[str], retry: RetryPolicy | None = None) 
         return S3Storage(text, policy)
     from dfdc_lake.lake.local_storage import LocalStorage
 
-    return LocalStorage(text.removeprefix("file://"), policy)
+    storage = LocalStorage(text.removeprefix("file://"), policy)
+    _check_local_root(storage.root)
+    return storage
 
 
 def _check_format(fmt: str) -> str:
@@ -66,13 +98,26 @@ class Lake:
         self.storage = storage
 
     @classmethod
-    def open(cls, url: str | os.PathLike[str], retry: RetryPolicy | None = None) -> Lake:
-        """Open the lake at ``url`` (nothing is read or written yet).
+    def open(
+        cls, url: str | os.PathLike[str], retry: RetryPolicy | None = None, *, must_exist: bool = False
+    ) -> Lake:
+        """Open the lake at ``url``. Nothing is read or written unless ``must_exist``.
+
+        Args:
+            url: a local folder (or ``file://``) or ``s3://bucket/prefix``.
+            retry: the retry policy of its storage (default: from the environment).
+            must_exist: refuse a root that holds no lake (commands that only read one: ``status``,
+                ``verify``, ``gc``); ``ingest`` leaves it off, since it creates the lake.
 
         Raises:
             StorageError: the URL is neither a local path nor ``s3://``.
+            LakeNotFoundError: a local root is a file (or lies under one), or ``must_exist`` and
+                there is no lake there (an empty S3 prefix included).
         """
-        return cls(open_storage(url, retry))
+        lake = cls(open_storage(url, retry))
+        if must_exist and not _holds_lake(lake.storage):
+            raise LakeNotFoundError(redact(f"no lake at {lake.url} (no lake.json, commits or runs there)"))
+        return lake
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (Lake.open, (self.url, self.storage.retry))
