@@ -32,7 +32,7 @@ def _three_chunks(lake: Lake) -> None:
 
 
 def test_views_count_what_status_counts(lake: Lake) -> None:
-    """The counted claim of the README: the samples view holds status's samples, the outcomes view its
+    """The counted claim of docs/querying.md: the samples view holds status's samples, the outcomes view its
     videos by status, on local disk and on S3; the uncommitted attempt's rows are never read."""
     _three_chunks(lake)
     status = lake_status(lake)

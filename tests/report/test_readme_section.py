@@ -1,4 +1,4 @@
-"""The README's "Seeing and querying a lake" section stays true: its Python example runs as written
+"""docs/querying.md's "Seeing and querying a lake" section stays true: its Python example runs as written
 against a real (local) lake, its counts are status's, and its commands exist."""
 
 from __future__ import annotations
@@ -12,11 +12,12 @@ from dfdc_lake.cli import build_parser
 from dfdc_lake.lake.status import lake_status
 from tests.report.helpers import write_small_lake
 
-README = Path(__file__).resolve().parents[2] / "README.md"
+REPO = Path(__file__).resolve().parents[2]
+PAGE = REPO / "docs" / "querying.md"
 
 
 def _section() -> str:
-    text = README.read_text()
+    text = PAGE.read_text()
     start = text.index("## Seeing and querying a lake")
     return text[start : text.index("\n## ", start + 1)]
 
@@ -30,7 +31,7 @@ def test_the_python_example_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     code = re.sub(r'Lake\.open\("[^"]+"\)', f"Lake.open({lake.url!r})", example)
     code = code.replace('"/tmp/hf-cache"', repr(str(tmp_path / "hf-cache")))
     namespace: dict = {}
-    exec(compile(code, "README.md", "exec"), namespace)
+    exec(compile(code, "docs/querying.md", "exec"), namespace)
     status = lake_status(lake)
     assert namespace["table"].num_rows == len(namespace["hf"]) == status["samples"]
     assert 0 < namespace["fakes"] < status["samples"]
@@ -47,4 +48,4 @@ def test_the_commands_and_options_exist() -> None:
                 assert command != "report" or option in help_text
             if option in ("--format", "--out", "--with-crops"):
                 assert command != "sql" or option in help_text
-    assert (README.parent / "docs" / "img" / "report-family.png").stat().st_size < 300_000
+    assert (REPO / "docs" / "img" / "report-family.png").stat().st_size < 300_000

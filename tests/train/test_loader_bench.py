@@ -103,7 +103,7 @@ def test_latency_proxy_delays_each_direction_and_keeps_the_bytes() -> None:
 def test_bench_runs_end_to_end_on_a_lake_with_the_chosen_png_decoder(
     synth_lake: Path, tmp_path: Path
 ) -> None:
-    """``python bench/loader.py --lake ... --json`` as the README runs it: a fresh process (no decord)."""
+    """``python bench/loader.py --lake ... --json`` as docs/benchmarks.md runs it: a fresh process (no decord)."""
     import json
     import subprocess
 
