@@ -246,17 +246,24 @@ def _process_sample(
     processor: Any, clock: _VideoClock, picked: list[Family], originals: _Tally, fakes: _Tally, first: bool
 ) -> None:
     """Each family through ``processor``; per-video seconds (and, on the first pass, the samples)
-    tallied by originals and fakes."""
+    tallied by originals and fakes.
+
+    A clip is tallied as an original when it is detected on its own, by the rule that prices it
+    (:func:`costed_clips`): the REAL, or every fake of a family without a usable original. Those fakes
+    cost what an original costs; tallied as fakes, they left originals unmeasured (0 s) and every
+    clip of a source of such fakes (the shared DFDC sample) priced at nothing.
+    """
     for family in picked:
         result = processor.process(family)
         seconds, detect_s = clock.take(len(family.videos))
+        has_original = is_usable(family.original)
         for video, s, d in zip(family.videos, seconds, detect_s, strict=True):
-            tally = originals if video is family.original else fakes
+            tally = originals if video is family.original or not has_original else fakes
             tally.seconds.append(s)
             tally.detect_s.append(d)
             tally.clips += int(first)
         for sample in result.samples if first else []:
-            (fakes if sample.original is not None and family.original else originals).samples.append(sample)
+            (fakes if sample.original is not None and has_original else originals).samples.append(sample)
 
 
 def _timed_passes(
@@ -302,7 +309,7 @@ def measure_clip_costs(families: Sequence[Family], config: Config, sample_famili
         clock.take(0)
         setup_s = time.perf_counter() - started
         originals, fakes, passes, sample_s, cpu_s = _timed_passes(processor, clock, picked)
-    if not fakes.seconds:  # a sample of REALs only: price a fake like an original
+    if not fakes.seconds:  # a sample of REALs (or of fakes without originals): a fake as an original
         fakes = originals
     formats = config.lake.formats
     costs = ClipCosts(
