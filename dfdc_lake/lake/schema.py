@@ -26,8 +26,8 @@ __all__ = [
     "with_current_columns",
 ]
 
-SCHEMA_VERSION = 4
-KNOWN_SCHEMA_VERSIONS = (1, 2, 3, 4)
+SCHEMA_VERSION = 5
+KNOWN_SCHEMA_VERSIONS = (1, 2, 3, 4, 5)
 
 _SCALARS: dict[str, pa.DataType] = {
     "string": pa.string(),
@@ -82,7 +82,8 @@ def with_current_columns(batch: pa.RecordBatch, columns: list[str] | None = None
     """``batch``, read from a shard of any known version, as ``columns`` of the current schema in order.
 
     A column the shard's version lacks (version 1 has no score columns, version 2 no
-    ``face_detail_kept``, version 3 no ``face_detail_kept_half_res``) comes back all null.
+    ``face_detail_kept``, version 3 no ``face_detail_kept_half_res``, version 4 no ``crop_landmarks`` or
+    ``crop_landmarks_interpolated``) comes back all null.
     """
     schema = projected_schema(columns)
     if batch.schema.names == schema.names:
@@ -136,4 +137,13 @@ def sample_to_row(sample: Sample) -> dict[str, Any]:
         "audio_diff_db": sample.audio_diff_db,
         "face_detail_kept": sample.face_detail_kept,
         "face_detail_kept_half_res": sample.face_detail_kept_half_res,
+        "crop_landmarks": _float_list(sample.crop_landmarks),
+        "crop_landmarks_interpolated": None
+        if sample.crop_landmarks_interpolated is None
+        else np.asarray(sample.crop_landmarks_interpolated, dtype=bool).tolist(),
     }
+
+
+def _float_list(values: np.ndarray | None) -> list[float] | None:
+    """``values`` flattened to a float32 list (None stays None)."""
+    return None if values is None else np.asarray(values, dtype=np.float32).reshape(-1).tolist()

@@ -1,6 +1,6 @@
 """Shard writers: Parquet and WebDataset, each size-bounded and rotating, and ``ChunkWriter`` for both.
 
-Rows always go through the explicit Arrow schema (``schemas/sample_v4.json``), never an inferred
+Rows always go through the explicit Arrow schema (``schemas/sample_v5.json``), never an inferred
 one. Memory stays bounded: the Parquet writer buffers one row group (``row_group_bytes``, at most a
 shard) before writing it to the staging file; the tar writer streams every row straight to disk.
 """
@@ -65,6 +65,7 @@ class ParquetShardWriter(RotatingShardWriter):
     def _prepare(self, row: dict[str, Any]) -> tuple[Any, int]:
         payload = sum(len(crop) for crop in row["crops_jpeg"]) + len(row["logmel_f16"] or b"")
         numbers = len(row["frame_indices"]) + len(row["timestamps_s"]) + len(row["boxes_xyxy"])
+        numbers += len(row.get("crop_landmarks") or ())  # a bool per crop is too little to count
         return row, payload + 4 * (numbers + len(row["det_scores"])) + _ROW_OVERHEAD_BYTES
 
     def _open(self, path: str) -> None:

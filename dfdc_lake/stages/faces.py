@@ -116,22 +116,18 @@ def _check_frames(frames: np.ndarray) -> None:
 
 
 def _unpack(boxes: Any, probs: Any, points: Any, count: int) -> Detections:
-    """MTCNN's batched output (object arrays with None for no face) as typed per-frame arrays."""
+    """MTCNN's batched output (object arrays with None for no face) as typed per-frame arrays; the points
+    are left out when ``points`` is None."""
     out: Detections = []
     for i in range(count):
-        frame_boxes = None if boxes is None else boxes[i]
-        if frame_boxes is None:
-            empty = (np.zeros((0, 4), np.float32), np.zeros((0,), np.float32))
-            out.append(empty if points is None else (*empty, np.zeros((0, LANDMARKS, 2), np.float32)))
-            continue
-        frame_boxes = np.asarray(frame_boxes, dtype=np.float32).reshape(-1, 4)
-        frame_scores = np.asarray(probs[i], dtype=np.float32).reshape(-1)
-        if points is None:
-            out.append((frame_boxes, frame_scores))
-        else:
-            out.append(
-                (frame_boxes, frame_scores, np.asarray(points[i], np.float32).reshape(-1, LANDMARKS, 2))
-            )
+        found = None if boxes is None else boxes[i]
+        frame: tuple[np.ndarray, ...] = (
+            np.asarray([] if found is None else found, np.float32).reshape(-1, 4),
+            np.asarray([] if found is None else probs[i], np.float32).reshape(-1),
+        )
+        if points is not None:
+            frame += (np.asarray([] if found is None else points[i], np.float32).reshape(-1, LANDMARKS, 2),)
+        out.append(frame)
     return out
 
 

@@ -59,8 +59,9 @@ class FamilyProcessor:
     Args:
         config: the run's configuration.
         detect: a ``DetectFn``. It receives frames already downscaled by the processor (longest side at
-            most ``faces.detect_max_side_px``, uint8 ``[T, h, w, 3]``) and returns boxes in the pixels of
-            those frames; the processor maps them back to source pixels. ``faces.detect_fn(FaceDetector())``
+            most ``faces.detect_max_side_px``, uint8 ``[T, h, w, 3]``) and returns boxes (and, if it has
+            them, MTCNN's five points per face) in the pixels of those frames; the processor maps them
+            back to source pixels. ``faces.detect_fn(FaceDetector())``
             builds one in-process; the Ray layer passes a call to a detection actor.
         read: fetches a video by URL: its bytes, or a local file's ``Path`` (``storage.read_clip``: a local
             file is decoded from disk; s3:// objects and zip members are read whole, with retries).
@@ -81,8 +82,11 @@ class FamilyProcessor:
             self.analyzer.setup()
             self._ready = True
 
-    def process(self, family: Family) -> FamilyResult:
+    def process(self, family: Family, on_video: Callable[[Outcome], None] | None = None) -> FamilyResult:
         """All samples and one outcome per video of ``family`` (original first, then fakes in order).
+
+        ``on_video``, when given, is called with each video's outcome as soon as that video is done
+        (progress per video: a DFDC family has up to ~40 clips).
 
         Raises:
             StorageError: reading kept failing after retries (the chunk should be retried later).
@@ -98,10 +102,14 @@ class FamilyProcessor:
             )
             samples += video_samples
             outcomes.append(outcome)
+            if on_video is not None:
+                on_video(outcome)
         for fake in family.fakes:
             video_samples, outcome, _ = self._guarded(family.family_id, fake, reference, timings)
             samples += video_samples
             outcomes.append(outcome)
+            if on_video is not None:
+                on_video(outcome)
         return FamilyResult(samples=samples, outcomes=outcomes, timings_s=dict(timings.seconds))
 
     def process_video(self, source: str | bytes, video_id: str | None = None) -> tuple[list[Sample], Outcome]:

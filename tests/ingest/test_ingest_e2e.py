@@ -68,6 +68,10 @@ def test_parquet_and_webdataset_hold_the_same_samples(ingested):
         assert row["logmel_f16"] == ref["logmel_f16"]
         assert row["label"] == ref["label"] and row["face_fake"] == ref["face_fake"]
         np.testing.assert_allclose(row["boxes_xyxy"], ref["boxes_xyxy"])
+        # MTCNN's five points per crop land in both formats.
+        assert len(ref["crop_landmarks"]) == 10 * len(ref["crops_jpeg"])
+        np.testing.assert_allclose(row["crop_landmarks"], ref["crop_landmarks"])
+        assert row["crop_landmarks_interpolated"] == ref["crop_landmarks_interpolated"]
 
 
 def test_resume_redoes_only_the_chunk_whose_commit_was_deleted(ingested, ray_cluster, tmp_path):

@@ -90,6 +90,9 @@ def make_sample(
         audio_diff_db=None if original is None or not with_audio else float(rng.uniform(0.0, 5.0)),
         face_detail_kept=None if original is None else float(rng.uniform(0.3, 1.2)),
         face_detail_kept_half_res=None if original is None else float(rng.uniform(0.3, 1.2)),
+        # Facial points as shares of each crop (no draw from ``rng``: the other fields stay as they were).
+        crop_landmarks=np.tile(np.linspace(0.3, 0.7, 10, dtype=np.float32), (frames, 1)),
+        crop_landmarks_interpolated=np.isnan(scores),
     )
 
 

@@ -1,6 +1,6 @@
-"""A lake written partly with sample schema versions 1 (no label scores), 2 (no face_detail_kept) and 3
-(no face_detail_kept_half_res) reads, verifies and queries with the current columns, the missing ones
-null."""
+"""A lake written partly with sample schema versions 1 (no label scores), 2 (no face_detail_kept), 3
+(no face_detail_kept_half_res) and 4 (no crop_landmarks) reads, verifies and queries with the current
+columns, the missing ones null."""
 
 from __future__ import annotations
 
@@ -23,12 +23,13 @@ from tests.lake.fakes import make_samples, write_chunk
 V2_COLUMNS = ("face_diff", "face_diff_per_frame", "face_contrast", "audio_diff_db")
 V3_COLUMNS = ("face_detail_kept",)
 V4_COLUMNS = ("face_detail_kept_half_res",)
+V5_COLUMNS = ("crop_landmarks", "crop_landmarks_interpolated")
 
 
 @pytest.fixture
 def mixed_lake(lake: Lake, monkeypatch: pytest.MonkeyPatch) -> Lake:
-    """Chunks ``v1`` to ``v3`` written as those versions, ``v4`` as the current one, all with fakes."""
-    for version, seed in ((1, 1), (2, 3), (3, 4)):
+    """Chunks ``v1`` to ``v4`` written as those versions, ``v5`` as the current one, all with fakes."""
+    for version, seed in ((1, 1), (2, 3), (3, 4), (4, 5)):
         names = set(schema_module.sample_schema(version).names)
 
         def old_row(sample: Any, names: set[str] = names, version: int = version) -> dict[str, Any]:
@@ -41,11 +42,13 @@ def mixed_lake(lake: Lake, monkeypatch: pytest.MonkeyPatch) -> Lake:
             )
             patch.setattr(writers_module, "sample_to_row", old_row)
             write_chunk(lake, f"v{version}", make_samples(4, seed=seed, label="FAKE"))
-    write_chunk(lake, "v4", make_samples(4, seed=2, label="FAKE"))
+    write_chunk(lake, "v5", make_samples(4, seed=2, label="FAKE"))
     return lake
 
 
-@pytest.mark.parametrize(("version", "added"), [(2, V2_COLUMNS), (3, V3_COLUMNS), (4, V4_COLUMNS)])
+@pytest.mark.parametrize(
+    ("version", "added"), [(2, V2_COLUMNS), (3, V3_COLUMNS), (4, V4_COLUMNS), (5, V5_COLUMNS)]
+)
 def test_each_version_adds_only_nullable_columns_at_the_end(version: int, added: tuple[str, ...]) -> None:
     old, new = schema_module.sample_schema(version - 1), schema_module.sample_schema(version)
     assert new.names[: len(old.names)] == old.names
@@ -59,16 +62,21 @@ def test_readers_give_version_1_rows_null_scores(mixed_lake: Lake, fmt: str) -> 
     by_version: dict[int, list[dict[str, Any]]] = {}
     for row in rows:
         by_version.setdefault(row["schema_version"], []).append(row)
-    assert sorted(by_version) == [1, 2, 3, 4] and len(rows) == 16
+    assert sorted(by_version) == [1, 2, 3, 4, 5] and len(rows) == 20
     for row in by_version[1]:
-        assert all(row[name] is None for name in V2_COLUMNS + V3_COLUMNS + V4_COLUMNS), row
+        assert all(row[name] is None for name in V2_COLUMNS + V3_COLUMNS + V4_COLUMNS + V5_COLUMNS), row
     for row in by_version[2]:
         assert row["face_diff"] is not None and row["face_detail_kept"] is None, row
     for row in by_version[3]:
         assert row["face_detail_kept"] is not None and row["face_detail_kept_half_res"] is None, row
     for row in by_version[4]:
+        assert row["face_detail_kept_half_res"] is not None and row["crop_landmarks"] is None, row
+        assert row["crop_landmarks_interpolated"] is None
+    for row in by_version[5]:
         assert row["face_detail_kept"] is not None and row["face_detail_kept_half_res"] is not None
-    for row in by_version[2] + by_version[3] + by_version[4]:
+        assert len(row["crop_landmarks"]) == 10 * len(row["frame_indices"])
+        assert row["crop_landmarks_interpolated"] == [False, True, False]  # the gap-filled second crop
+    for row in by_version[2] + by_version[3] + by_version[4] + by_version[5]:
         assert row["face_diff"] is not None and (row["audio_diff_db"] is not None) == row["has_audio"]
         per_frame = row["face_diff_per_frame"]
         assert len(per_frame) == len(row["frame_indices"]) and math.isnan(per_frame[0])
@@ -82,22 +90,26 @@ def test_tables_and_sql_cover_every_version(mixed_lake: Lake) -> None:
     scores = table.column("face_diff").to_pylist()
     kept = table.column("face_detail_kept").to_pylist()
     kept_half_res = table.column("face_detail_kept_half_res").to_pylist()
-    assert sorted(set(versions)) == [1, 2, 3, 4]
+    landmarks = table.column("crop_landmarks").to_pylist()
+    assert sorted(set(versions)) == [1, 2, 3, 4, 5]
     assert all((score is None) == (version == 1) for version, score in zip(versions, scores, strict=True))
     assert all((value is None) == (version < 3) for version, value in zip(versions, kept, strict=True))
     assert all(
         (value is None) == (version < 4) for version, value in zip(versions, kept_half_res, strict=True)
     )
+    assert all((value is None) == (version < 5) for version, value in zip(versions, landmarks, strict=True))
     projected = read_samples_table(mixed_lake, columns=["sample_id", "audio_diff_db"])
-    assert projected.num_rows == 16 and projected.column("audio_diff_db").null_count >= 4
+    assert projected.num_rows == 20 and projected.column("audio_diff_db").null_count >= 4
     dataset = arrow_dataset(mixed_lake).to_table(columns=["schema_version", "face_diff"])
-    assert dataset.num_rows == 16 and dataset.column("face_diff").null_count == 4
+    assert dataset.num_rows == 20 and dataset.column("face_diff").null_count == 4
     counts = (
         connect(mixed_lake)
         .execute("select schema_version, count(face_diff) from samples group by 1 order by 1")
         .fetchall()
     )
-    assert counts == [(1, 0), (2, 4), (3, 4), (4, 4)]
+    assert counts == [(1, 0), (2, 4), (3, 4), (4, 4), (5, 4)]
+    landmarked = connect(mixed_lake).execute("select count(crop_landmarks) from samples").fetchall()
+    assert landmarked == [(4,)]
 
 
 def test_verify_accepts_every_version(mixed_lake: Lake) -> None:
