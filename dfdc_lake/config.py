@@ -36,6 +36,8 @@ class _Section(BaseModel):
 
 
 class DecodeConfig(_Section):
+    """Which frames of a video are decoded and sampled."""
+
     frame_stride: int = Field(10, ge=1, description="Keep every Nth frame (the DFDC winners used ~10).")
     max_frames: int | None = Field(None, ge=1, description="Cap on sampled frames per video; None = all.")
     backend: Literal["pyav", "decord"] = Field(
@@ -55,11 +57,17 @@ class DecodeConfig(_Section):
 
 
 class FaceConfig(_Section):
+    """Face detection (MTCNN) and tracking across the sampled frames."""
+
     detect_max_side_px: int = Field(
         640, ge=64, description="Frames are downscaled so their longest side is at most this for MTCNN."
     )
     min_face_px: int = Field(16, ge=8, description="MTCNN min_face_size, in detection-image pixels.")
-    thresholds: tuple[float, float, float] = (0.6, 0.7, 0.7)
+    thresholds: tuple[float, float, float] = Field(
+        (0.6, 0.7, 0.7),
+        description="MTCNN's three stage thresholds (P-Net, R-Net, O-Net): each stage keeps the candidate "
+        "faces it scores above its threshold.",
+    )
     min_score: float = Field(0.9, ge=0.0, le=1.0, description="Detections below this are dropped.")
     batch_size: int | None = Field(
         None,
@@ -99,20 +107,26 @@ class FaceConfig(_Section):
 
 
 class CropConfig(_Section):
+    """The face crops stored per track."""
+
     margin: float = Field(0.3, ge=0.0, le=2.0, description="Box grown by this share on each side.")
     max_side_px: int = Field(
         384,
         ge=32,
         description="Crops are downscaled so the longest side fits (the DFDC winners trained on 380 px faces).",
     )
-    jpeg_quality: int = Field(90, ge=30, le=100)
+    jpeg_quality: int = Field(90, ge=30, le=100, description="JPEG quality of the stored crops.")
 
 
 class AudioConfig(_Section):
-    sample_rate_hz: int = Field(16000, ge=4000)
-    n_mels: int = Field(64, ge=8)
-    n_fft: int = Field(400, ge=64)
-    hop_length: int = Field(160, ge=16)
+    """The log-mel spectrogram stored per video."""
+
+    sample_rate_hz: int = Field(16000, ge=4000, description="Audio is resampled to mono at this rate.")
+    n_mels: int = Field(64, ge=8, description="Mel bands of the spectrogram.")
+    n_fft: int = Field(400, ge=64, description="FFT window in samples (400 = 25 ms at 16 kHz).")
+    hop_length: int = Field(
+        160, ge=16, description="Samples between spectrogram columns (160 = 10 ms at 16 kHz)."
+    )
 
 
 class LabelConfig(_Section):
@@ -172,8 +186,16 @@ class LabelConfig(_Section):
 
 
 class LakeConfig(_Section):
-    formats: tuple[Literal["parquet", "webdataset"], ...] = ("parquet", "webdataset")
-    shard_target_bytes: int = Field(256 * 1024 * 1024, ge=1024)
+    """What the lake's shards look like and how videos are grouped into chunks (units of commit)."""
+
+    formats: tuple[Literal["parquet", "webdataset"], ...] = Field(
+        ("parquet", "webdataset"), description="Shard formats written for every chunk (one or both)."
+    )
+    shard_target_bytes: int = Field(
+        256 * 1024 * 1024,
+        ge=1024,
+        description="A new shard starts when the next sample would take the current one past this size.",
+    )
     videos_per_chunk: int = Field(
         60, ge=1, description="Families are packed into chunks of about this many videos."
     )
@@ -236,6 +258,9 @@ class RayConfig(_Section):
 
 
 class Config(_Section):
+    """The ingest settings: one section per stage, each with DFDC-sensible defaults. Everything but
+    ``ray`` goes into the config hash recorded with every chunk; a rerun with another hash reprocesses."""
+
     decode: DecodeConfig = DecodeConfig()
     faces: FaceConfig = FaceConfig()
     crops: CropConfig = CropConfig()
@@ -249,18 +274,43 @@ class Config(_Section):
         return stable_hash(self.model_dump(mode="json", exclude={"ray"}))
 
     def with_overrides(self, overrides: list[str]) -> Config:
-        """Apply ``section.key=value`` overrides (values parsed as JSON, else kept as strings)."""
+        """Apply ``section.key=value`` overrides (values parsed as JSON, else kept as strings).
+
+        Raises:
+            ConfigError: an override names no section or setting (the message lists the valid ones),
+                or a value is invalid.
+        """
         data = self.model_dump(mode="json")
         for item in overrides:
-            key, sep, raw = item.partition("=")
-            parts = key.strip().split(".")
-            if not sep or len(parts) != 2 or parts[0] not in data:
-                raise ConfigError(f"override {item!r} is not of the form section.key=value")
-            section, field = parts
-            if field not in data[section]:
-                raise ConfigError(f"override {item!r}: {section!r} has no setting {field!r}")
-            data[section][field] = parse_override_value(raw)
+            section, field, value = _section_override(item, data)
+            data[section][field] = value
         return validate_config(Config, data, "invalid configuration from --set overrides")
+
+
+def _section_override(item: str, data: dict[str, Any]) -> tuple[str, str, Any]:
+    """``(section, key, value)`` of one ``section.key=value`` override, checked against ``data``."""
+    key, sep, raw = item.partition("=")
+    parts = key.strip().split(".")
+    if not sep or not key.strip():
+        raise ConfigError(f"--set {item!r} is not of the form section.key=value")
+    if len(parts) == 1:
+        owners = [f"{name}.{parts[0]}" for name, section in data.items() if parts[0] in section]
+        hint = f"; did you mean {' or '.join(owners)}?" if owners else f"; {one_of('sections', data)}"
+        raise ConfigError(f"--set {item!r} is not of the form section.key=value{hint}")
+    if parts[0] not in data:
+        raise ConfigError(f"--set {item!r}: there is no section {parts[0]!r}; {one_of('sections', data)}")
+    section = data[parts[0]]
+    if len(parts) != 2 or parts[1] not in section:
+        raise ConfigError(
+            f"--set {item!r}: section {parts[0]!r} has no setting {'.'.join(parts[1:])!r}; "
+            f"{one_of('its settings', section)}"
+        )
+    return parts[0], parts[1], parse_override_value(raw)
+
+
+def one_of(what: str, names: Any) -> str:
+    """``"the sections are: a, b, c"``: the valid names, for an error message about an unknown one."""
+    return f"the {what} are: {', '.join(names)}"
 
 
 def parse_override_value(raw: str) -> Any:
@@ -274,12 +324,23 @@ def parse_override_value(raw: str) -> Any:
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
 
+def format_validation_error(err: ValidationError) -> str:
+    """Pydantic's errors, one line each as ``setting: problem (got value)``, without its doc links."""
+    lines = []
+    for error in err.errors(include_url=False):
+        where = ".".join(str(part) for part in error["loc"]) or "settings"
+        shown = error["type"] != "missing" and not isinstance(error.get("input"), dict)  # not a whole section
+        got = f" (got {error['input']!r})" if shown else ""
+        lines.append(f"{where}: {error['msg']}{got}")
+    return "; ".join(lines)
+
+
 def validate_config(model: type[ModelT], data: Any, what: str) -> ModelT:
     """``model`` validated from ``data``; a ConfigError starting with ``what`` otherwise."""
     try:
         return model.model_validate(data)
     except ValidationError as err:
-        raise ConfigError(f"{what}: {err}") from None
+        raise ConfigError(f"{what}: {format_validation_error(err)}") from None
 
 
 def read_config_file(path: str | Path) -> dict[str, Any]:

@@ -3,9 +3,27 @@
 Bad *inputs* (a video that does not decode, has no face or no audio) are recorded as outcomes and
 never raise out of a family; these exceptions are for bad configuration, unusable metadata, storage
 failures and bugs.
+
+Exit codes of ``dfdc-lake`` and ``pipelines/*.py`` (the one place they are defined; ``docs/cli.md``
+shows this table):
+
+- ``EXIT_OK`` (0): the command did what was asked.
+- ``EXIT_DATA_PROBLEMS`` (1): the command ran, and the data has problems: ``verify`` found committed
+  data that does not match its commit record, or ``ingest`` left chunks failed (uncommitted; rerun the
+  same command to redo them).
+- ``EXIT_USAGE`` (2): a usage, configuration or source error: a bad option (argparse), an invalid
+  ``--config``/``--set``, an unusable source or lake, storage that stayed unreachable. Every
+  ``DfdcLakeError`` ends here, as one line on stderr without a traceback.
+- ``EXIT_INTERNAL`` (3): an internal error (a bug): an exception dfdc-lake did not raise on purpose.
+  The traceback is printed on stderr.
 """
 
 __all__ = [
+    "EXIT_CODES",
+    "EXIT_DATA_PROBLEMS",
+    "EXIT_INTERNAL",
+    "EXIT_OK",
+    "EXIT_USAGE",
     "CatalogError",
     "ConfigError",
     "DfdcLakeError",
@@ -16,6 +34,21 @@ __all__ = [
     "StorageError",
     "VideoDecodeError",
 ]
+
+EXIT_OK = 0
+EXIT_DATA_PROBLEMS = 1
+EXIT_USAGE = 2
+EXIT_INTERNAL = 3
+
+# code -> meaning, for the docs and help text.
+EXIT_CODES: dict[int, str] = {
+    EXIT_OK: "ok: the command did what was asked",
+    EXIT_DATA_PROBLEMS: "the data has problems: verify found committed data that does not match its "
+    "commit record, or ingest left failed chunks uncommitted (rerun the same command to redo them)",
+    EXIT_USAGE: "a usage, configuration or source error (bad option, invalid --config/--set, unusable "
+    "source or lake, storage unreachable): one line on stderr, no traceback",
+    EXIT_INTERNAL: "an internal error (a bug): the traceback is printed on stderr",
+}
 
 
 class DfdcLakeError(Exception):

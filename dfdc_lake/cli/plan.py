@@ -16,7 +16,15 @@ if TYPE_CHECKING:
     from dfdc_lake.plan.counts import RunPlanSummary
     from dfdc_lake.plan.estimate import RunEstimate
 
-__all__ = ["add_arguments", "format_estimate", "run"]
+__all__ = ["EPILOG", "add_arguments", "format_estimate", "run"]
+
+EPILOG = """\
+examples:
+  dfdc-lake plan ./dfdc                            # counts, then a timed sample of 2 families
+  dfdc-lake plan s3://bucket/dfdc s3://bucket/lake --cores 64 --gpus 8
+  dfdc-lake plan ./dfdc ./lake --no-estimate --json
+
+Nothing is written, in the source or the lake."""
 
 BUSY_SHARE = 0.8  # below this share of a core for the sample, the output says the machine is busy
 

@@ -9,7 +9,12 @@ from __future__ import annotations
 import argparse
 import sys
 
-__all__ = ["add_arguments", "run"]
+__all__ = ["EPILOG", "add_arguments", "run"]
+
+EPILOG = """\
+examples:
+  dfdc-lake report ./lake --out ./report          # then open ./report/index.html
+  dfdc-lake report s3://bucket/lake --out ./report --families 50 --verify"""
 
 
 def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
@@ -41,6 +46,7 @@ def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
         action="store_true",
         help="check every shard whole (sha256, rows, schema) instead of the quick listing check",
     )
+    parser.add_argument("--json", action="store_true", help="print the summary as one JSON document")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -57,5 +63,11 @@ def run(args: argparse.Namespace) -> int:
         full_verify=args.verify,
     )
     summary = build_report(Lake.open(args.lake), args.out, options)
-    sys.stdout.write(redact(summary.line()) + "\n")
+    if args.json:
+        import json
+        from dataclasses import asdict
+
+        sys.stdout.write(redact(json.dumps(asdict(summary), indent=1, default=str)) + "\n")
+    else:
+        sys.stdout.write(redact(summary.line()) + "\n")
     return 0

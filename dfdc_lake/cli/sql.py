@@ -22,7 +22,13 @@ from dfdc_lake.io.s3_settings import redact
 if TYPE_CHECKING:
     import pyarrow as pa
 
-__all__ = ["add_arguments", "format_table", "run", "to_csv", "to_json"]
+__all__ = ["EPILOG", "add_arguments", "format_table", "run", "to_csv", "to_json"]
+
+EPILOG = """\
+examples:
+  dfdc-lake sql ./lake "SELECT status, count(*) FROM outcomes GROUP BY status"
+  dfdc-lake sql ./lake "SELECT video_id, face_fake FROM samples WHERE label = 'FAKE'" --json
+  dfdc-lake sql ./lake "SELECT * FROM samples" --format parquet --out samples.parquet"""
 
 FORMATS = ("table", "csv", "json", "parquet")
 _MAX_CELL_CHARS = 48
@@ -35,6 +41,9 @@ def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
         "query", metavar="QUERY", help="SQL over the views samples, outcomes, runs and shards"
     )
     parser.add_argument("--format", choices=FORMATS, default="table", help="output format (default: table)")
+    parser.add_argument(
+        "--json", dest="format", action="store_const", const="json", help="the same as --format json"
+    )
     parser.add_argument("--out", metavar="FILE", help="write the result to FILE (needed for parquet)")
     parser.add_argument(
         "--with-crops",

@@ -8,7 +8,15 @@ from __future__ import annotations
 import argparse
 import sys
 
-__all__ = ["add_arguments", "run"]
+__all__ = ["EPILOG", "add_arguments", "run"]
+
+EPILOG = """\
+examples:
+  dfdc-lake synth ./dfdc                                  # 2 parts x 4 families, every hard case
+  dfdc-lake synth ./dfdc --parts 1 --families 1 --fakes 11 --cases none   # one family of 12 clips
+  dfdc-lake synth ./dfdc-full --profile dfdc --workers 2  # DFDC-sized clips (1080p, 10 s)
+
+Each part folder gets a metadata.json like DFDC's and a ground_truth.json (what each fake changed)."""
 
 _CASE_NAMES = "portrait, fps15, lowres, two_people, low_light, no_audio, zero_byte, truncated"
 
@@ -48,6 +56,7 @@ def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
         "--workers", type=int, default=1, help="clips rendered in parallel processes (default 1)"
     )
     parser.add_argument("--overwrite", action="store_true", help="replace existing synthetic parts in OUT")
+    parser.add_argument("--json", action="store_true", help="print the summary as one JSON document")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -70,5 +79,11 @@ def run(args: argparse.Namespace) -> int:
     except (ValueError, FileExistsError) as err:
         print(f"dfdc-lake synth: error: {err}", file=sys.stderr)
         return 2
-    print(summary.describe())
+    if args.json:
+        import json
+        from dataclasses import asdict
+
+        print(json.dumps(asdict(summary), indent=1, default=str))
+    else:
+        print(summary.describe())
     return 0
