@@ -6,14 +6,27 @@ import argparse
 import json
 import sys
 
-__all__ = ["add_arguments", "add_config_options", "run"]
+from dfdc_lake.errors import EXIT_DATA_PROBLEMS, EXIT_OK
+
+__all__ = ["EPILOG", "add_arguments", "add_config_options", "run"]
+
+EPILOG = """\
+examples:
+  dfdc-lake ingest ./dfdc ./lake
+  dfdc-lake ingest ./dfdc ./lake --set decode.frame_stride=5 --set lake.formats='["parquet"]'
+  dfdc-lake ingest s3://bucket/dfdc s3://bucket/lake --address ray://head:10001
+  dfdc-lake ingest ./dfdc ./lake --redo chunk-00003
+
+Rerunning the same command resumes: committed chunks are skipped. Progress goes to stderr (one live
+line on a terminal, `[ingest] videos K/N ...` lines elsewhere). Exit 1 when chunks failed: they stay
+uncommitted, and a rerun redoes them. `dfdc-lake config` prints the settings a run would use."""
 
 
 def add_config_options(parser: argparse.ArgumentParser) -> None:
     """``--config FILE`` and repeatable ``--set SECTION.KEY=VALUE``: the ingest config, as every
     command that processes or plans a source takes it."""
     parser.add_argument(
-        "--config", help="JSON or YAML config file (see dfdc_lake/config.py for every setting)"
+        "--config", help="JSON or YAML config file (every setting: docs/configuration.md, `dfdc-lake config`)"
     )
     parser.add_argument(
         "--set",
@@ -46,7 +59,18 @@ def add_arguments(parser: argparse.ArgumentParser, name: str = "ingest") -> None
         metavar="SECONDS",
         help="wait this long for another run's lock",
     )
-    parser.add_argument("--json", action="store_true", help="print the run report as JSON at the end")
+    parser.add_argument(
+        "--progress-every",
+        type=float,
+        default=5.0,
+        metavar="SECONDS",
+        help="seconds between progress lines in a log or pipe (default 5; a terminal gets one live line)",
+    )
+    parser.add_argument(
+        "--json",
+        action="store_true",
+        help="print the run report as one JSON document on stdout at the end (progress stays on stderr)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -64,6 +88,7 @@ def run(args: argparse.Namespace) -> int:
         redo=args.redo,
         address=args.address,
         lock_wait_s=args.lock_wait,
+        progress_every_s=args.progress_every,
     )
     if args.json:
         print(json.dumps(asdict(report), indent=2))
@@ -73,5 +98,5 @@ def run(args: argparse.Namespace) -> int:
             + ", ".join(sorted(report.failed_chunks)),
             file=sys.stderr,
         )
-        return 1
-    return 0
+        return EXIT_DATA_PROBLEMS
+    return EXIT_OK

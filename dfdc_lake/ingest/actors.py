@@ -8,6 +8,7 @@ This is the only module of the ingest path that builds Ray tasks and actors.
 from __future__ import annotations
 
 import random
+import uuid
 from collections import Counter
 from dataclasses import dataclass
 from typing import Any
@@ -51,16 +52,51 @@ class DetectorActor:
 
 @ray.remote(num_cpus=0)
 class ProgressActor:
-    """Family tasks report each finished family's outcome statuses here; the driver polls it."""
+    """Family tasks report each video as it finishes and then its family's statuses; the driver polls.
+
+    A family's final report replaces its video reports, and a family reported again (a retried task, a
+    chunk redone after a failure) replaces its earlier reports, so each video counts once.
+    """
 
     def __init__(self) -> None:
-        self.by_status: Counter[str] = Counter()
+        self.finished: dict[str, Counter[str]] = {}  # family id -> its final statuses
+        # family id -> (the reporting try, statuses of its videos done so far)
+        self.running: dict[str, tuple[str, Counter[str]]] = {}
+        self.total: Counter[str] = Counter()  # over finished families
 
-    def record(self, statuses: list[str]) -> None:
-        self.by_status.update(statuses)
+    def video_done(self, family_id: str, status: str, try_id: str) -> None:
+        if family_id in self.finished:  # the family runs again: its new reports take over
+            self.total.subtract(self.finished.pop(family_id))
+        if family_id not in self.running or self.running[family_id][0] != try_id:  # a retry starts over
+            self.running[family_id] = (try_id, Counter())
+        self.running[family_id][1][status] += 1
+
+    def family_done(self, family_id: str, statuses: list[str]) -> None:
+        self.running.pop(family_id, None)
+        self.total.subtract(self.finished.pop(family_id, Counter()))
+        self.finished[family_id] = Counter(statuses)
+        self.total.update(statuses)
 
     def snapshot(self) -> dict[str, int]:
-        return dict(self.by_status)
+        counts = Counter(self.total)
+        for _, videos in self.running.values():
+            counts.update(videos)
+        return {status: n for status, n in counts.items() if n > 0}
+
+
+class _ProgressReports:
+    """A family task's ``ProgressSink``: fire-and-forget calls to the progress actor (never waited on;
+    calls from one task reach the actor in order)."""
+
+    def __init__(self, actor: Any) -> None:
+        self.actor = actor
+        self.try_id = uuid.uuid4().hex  # tells a retried task's reports from its dead try's
+
+    def video_done(self, family_id: str, status: str) -> None:
+        self.actor.video_done.remote(family_id, status, self.try_id)
+
+    def family_done(self, family_id: str, statuses: list[str]) -> None:
+        self.actor.family_done.remote(family_id, statuses)
 
 
 @dataclass
@@ -158,7 +194,7 @@ def _family_group_task(
         config,
         attempt_id,
         processor,
-        on_family=lambda statuses: progress.record.remote(statuses),
+        progress=_ProgressReports(progress),
     )
 
 

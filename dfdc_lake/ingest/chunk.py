@@ -21,6 +21,7 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from dfdc_lake.config import Config
 from dfdc_lake.errors import StorageError
@@ -35,6 +36,7 @@ from dfdc_lake.stages.family import FamilyProcessor
 __all__ = [
     "GroupResult",
     "commit_chunk_attempt",
+    "ProgressSink",
     "process_chunk",
     "process_family_group",
 ]
@@ -73,12 +75,21 @@ def _family_failed(family: Family, err: Exception) -> list[Outcome]:
 
 
 def process_family_group(
+class ProgressSink(Protocol):
+    """Where a family group reports progress: each video as it finishes, then its family's final
+    statuses (which replace that family's video reports: a family that fails as a whole is all errors)."""
+
+    def video_done(self, family_id: str, status: str) -> None: ...
+
+    def family_done(self, family_id: str, statuses: list[str]) -> None: ...
+
+
     group: FamilyGroup,
     lake: Lake,
     config: Config,
     attempt_id: str,
     processor: FamilyProcessor,
-    on_family: Callable[[list[str]], None] | None = None,
+    progress: ProgressSink | None = None,
 ) -> GroupResult:
     """Run the families of ``group`` and publish their shards (not the commit record).
 
@@ -88,7 +99,7 @@ def process_family_group(
         config: the run's configuration; its hash goes into every row.
         attempt_id: the chunk attempt's id (every group of an attempt shares it).
         processor: the family processor (its detection may be remote).
-        on_family: called with the outcome statuses of each finished family (progress).
+        progress: told of each finished video and each finished family.
 
     Raises:
         StorageError: the source or the lake stayed unreachable; the chunk must not commit.
@@ -100,7 +111,7 @@ def process_family_group(
     with lake.chunk_writer(group.chunk_id, attempt_id, config.lake, subdir) as writer:
         for family in group.families:
             try:
-                result = processor.process(family)
+                result = processor.process(family, _video_hook(progress, family.family_id))
             except StorageError:
                 raise  # the source is unreachable: fail the chunk, a rerun redoes it
             except Exception as err:  # a bug in a stage must not lose the other families
@@ -115,8 +126,8 @@ def process_family_group(
                 timings["write"] += time.perf_counter() - t_write
                 family_outcomes = result.outcomes
             outcomes.extend(family_outcomes)
-            if on_family is not None:
-                on_family([outcome.status.value for outcome in family_outcomes])
+            if progress is not None:
+                progress.family_done(family.family_id, [outcome.status.value for outcome in family_outcomes])
     timings["total"] = time.perf_counter() - started
     return GroupResult(
         group.chunk_id, group.first_family, writer.shards, outcomes, dict(timings), started_unix, time.time()
@@ -125,6 +136,12 @@ def process_family_group(
 
 def _chunk_timings(results: Sequence[GroupResult]) -> dict[str, float]:
     """Stage seconds and ``total`` (task seconds) summed over the groups; ``wall`` from the first group's
+def _video_hook(progress: ProgressSink | None, family_id: str) -> Callable[[Outcome], None] | None:
+    if progress is None:
+        return None
+    return lambda outcome: progress.video_done(family_id, outcome.status.value)
+
+
     start to the last one's end. ``total / wall`` is how many groups ran at once on average."""
     timings: defaultdict[str, float] = defaultdict(float)
     for result in results:
@@ -171,7 +188,7 @@ def process_chunk(
     config: Config,
     attempt_id: str,
     processor: FamilyProcessor,
-    on_family: Callable[[list[str]], None] | None = None,
+    progress: ProgressSink | None = None,
 ) -> CommitRecord:
     """Run every family group of ``chunk`` one after the other in this process, then commit it.
 
@@ -181,13 +198,13 @@ def process_chunk(
         config: the run's configuration (``ray.min_videos_per_task`` sets the groups, as on Ray).
         attempt_id: unique per attempt, so a retried or concurrent attempt never overwrites shards.
         processor: the family processor.
-        on_family: called with the outcome statuses of each finished family (progress).
+        progress: told of each finished video and each finished family.
 
     Returns:
         The commit record that was written.
     """
     results = [
-        process_family_group(group, lake, config, attempt_id, processor, on_family)
+        process_family_group(group, lake, config, attempt_id, processor, progress)
         for group in family_groups(chunk, config.ray.min_videos_per_task)
     ]
     return commit_chunk_attempt(chunk, attempt_id, results, lake, config)

@@ -140,6 +140,7 @@ def ingest(
     address: str | None = None,
     stream: TextIO | None = None,
     lock_wait_s: float = 0.0,
+    progress_every_s: float = 5.0,
 ) -> IngestReport:
     """Ingest a DFDC source (root, part folder or zips; local or s3://) into ``lake``.
 
@@ -151,6 +152,8 @@ def ingest(
         address: Ray cluster to join; None joins ``RAY_ADDRESS`` or starts a local Ray.
         stream: where progress lines go (stderr by default).
         lock_wait_s: how long to wait for another run's lock before giving up.
+        progress_every_s: seconds between progress lines when ``stream`` is not a terminal (a terminal
+            gets one live line, rewritten at most once a second).
 
     Returns:
         What was skipped, committed and failed. Failed chunks stay uncommitted; rerun to redo them.
@@ -174,6 +177,7 @@ def ingest(
             total_videos=report.total_videos,
             skipped_videos=report.total_videos - sum(c.num_videos for c in todo),
             stream=stream or sys.stderr,
+            min_interval_s=progress_every_s,
         )
         print(
             f"[ingest] run {run_id}: {len(chunks)} chunks ({report.total_videos} videos), "

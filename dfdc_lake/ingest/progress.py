@@ -48,6 +48,12 @@ class ProgressTracker:
         return self.skipped_videos + sum(self.by_status.values())
 
     @property
+    def poll_interval_s(self) -> float:
+        """How often the driver should refresh the counts: often enough for the next report, and at
+        least every 2 s (a cheap call to the progress actor)."""
+        return max(0.05, min(2.0, self.min_interval_s, self.live_interval_s))
+
+    @property
     def failures(self) -> int:
         return sum(n for status, n in self.by_status.items() if status not in {"ok", "no_face"})
 

@@ -185,7 +185,7 @@ def run_family_tasks(
         while queue.has_work or running:
             for attempt, group in queue.take():
                 running[tasks.submit(group, attempt.attempt_id)] = attempt
-            done, _ = ray.wait(list(running), num_returns=1, timeout=2.0)
+            done, _ = ray.wait(list(running), num_returns=1, timeout=tracker.poll_interval_s)
             for ref in done:
                 settled = _settle(ref, running.pop(ref), queue, lake, config, lock)
                 if settled is not None:

@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import io
+import re
 
+import pytest
+
+from dfdc_lake.cli import main
 from dfdc_lake.ingest.progress import ProgressTracker
+from dfdc_lake.synth.corpus import write_corpus
 
 
 class FakeTerminal(io.StringIO):
@@ -63,3 +68,23 @@ def test_the_terminal_is_not_flooded() -> None:
         tracker.record(["ok"])
         tracker.maybe_print()
     assert stream.getvalue().count("\r") == 1
+
+
+# Every frame sampled and detected: each tiny clip then takes a noticeable moment, as a DFDC clip does.
+SLOWER_CLIPS = ["--set", "decode.frame_stride=1", "--set", "faces.detect_every=1"]
+SLOWER_CLIPS += ["--set", 'lake.formats=["parquet"]']
+
+
+@pytest.mark.ray
+@pytest.mark.slow
+def test_one_family_of_12_clips_counts_videos_as_they_finish(ray_cluster, tmp_path, capsys) -> None:
+    """The progress line moves inside a family task: a 12-clip family shows counts between 0 and 12."""
+    source = tmp_path / "dfdc"
+    write_corpus(source, parts=1, families=1, fakes_per_family=11, cases=())
+    argv = ["ingest", str(source), str(tmp_path / "lake"), "--address", ray_cluster.address]
+    code = main([*argv, "--progress-every", "0.2", *SLOWER_CLIPS])
+    err = capsys.readouterr().err
+    assert code == 0, err
+    counts = [int(k) for k in re.findall(r"^\[ingest\] videos (\d+)/12 ", err, flags=re.MULTILINE)]
+    assert counts[-1] == 12 and counts == sorted(counts)
+    assert any(0 < k < 12 for k in counts), err  # not only 0/12 then 12/12
