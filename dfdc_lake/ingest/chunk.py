@@ -35,8 +35,8 @@ from dfdc_lake.stages.family import FamilyProcessor
 
 __all__ = [
     "GroupResult",
-    "commit_chunk_attempt",
     "ProgressSink",
+    "commit_chunk_attempt",
     "process_chunk",
     "process_family_group",
 ]
@@ -74,7 +74,6 @@ def _family_failed(family: Family, err: Exception) -> list[Outcome]:
     ]
 
 
-def process_family_group(
 class ProgressSink(Protocol):
     """Where a family group reports progress: each video as it finishes, then its family's final
     statuses (which replace that family's video reports: a family that fails as a whole is all errors)."""
@@ -84,6 +83,7 @@ class ProgressSink(Protocol):
     def family_done(self, family_id: str, statuses: list[str]) -> None: ...
 
 
+def process_family_group(
     group: FamilyGroup,
     lake: Lake,
     config: Config,
@@ -134,14 +134,14 @@ class ProgressSink(Protocol):
     )
 
 
-def _chunk_timings(results: Sequence[GroupResult]) -> dict[str, float]:
-    """Stage seconds and ``total`` (task seconds) summed over the groups; ``wall`` from the first group's
 def _video_hook(progress: ProgressSink | None, family_id: str) -> Callable[[Outcome], None] | None:
     if progress is None:
         return None
     return lambda outcome: progress.video_done(family_id, outcome.status.value)
 
 
+def _chunk_timings(results: Sequence[GroupResult]) -> dict[str, float]:
+    """Stage seconds and ``total`` (task seconds) summed over the groups; ``wall`` from the first group's
     start to the last one's end. ``total / wall`` is how many groups ran at once on average."""
     timings: defaultdict[str, float] = defaultdict(float)
     for result in results:
