@@ -25,7 +25,15 @@ from dfdc_lake.errors import ConfigError
 if TYPE_CHECKING:
     from dfdc_lake.config import Config
 
-__all__ = ["add_arguments", "run", "write_submission"]
+__all__ = ["EPILOG", "add_arguments", "run", "write_submission"]
+
+EPILOG = """\
+examples:
+  dfdc-lake predict runs/av1 --folder test_videos --out submission.csv
+  dfdc-lake predict runs/av1/epoch_0005 a.mp4 b.mp4 --fake-rate 0.5 --json
+
+CHECKPOINT is a checkpoint folder (epoch_NNNN) or a run folder (its best checkpoint). OUT gets the
+competition's filename,label columns; OUT.details.csv says how each label was obtained."""
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +54,8 @@ def add_arguments(parser: argparse.ArgumentParser, name: str = "predict") -> Non
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE",
                         help="override an ingest setting, e.g. --set faces.device=cpu")  # fmt: skip
     parser.add_argument("--device", default="cpu", help="torch device for the detector model (default cpu)")
+    parser.add_argument("--json", action="store_true",
+                        help="print a JSON summary on stdout (videos, files written, labels by mode)")  # fmt: skip
 
 
 def _videos(args: argparse.Namespace) -> list[str]:
@@ -124,4 +134,9 @@ def run(args: argparse.Namespace) -> int:
         f"dfdc-lake predict: {len(predictions)} videos -> {args.out} ({details.name}); {modes}",
         file=sys.stderr,
     )
+    if args.json:
+        import json
+
+        document = {"videos": len(predictions), "out": str(args.out), "details": str(details), "modes": modes}
+        print(json.dumps(document, indent=1))
     return 0

@@ -14,11 +14,22 @@ import json
 import sys
 from typing import Any
 
-__all__ = ["add_arguments", "run"]
+__all__ = ["EPILOG", "add_arguments", "run"]
+
+EPILOG = """\
+examples:
+  dfdc-lake train ./lake --storage-path ./runs --name av1 --epochs 10
+  dfdc-lake train s3://bucket/lake --storage-path s3://bucket/runs --recipe dfdc --use-gpu --num-workers 8
+  dfdc-lake train ./lake --storage-path ./runs --split-by part --val-parts 45,46,47,48,49
+  dfdc-lake train ./lake --storage-path ./runs --set backbone=efficientnet_b0 --set dropout=0.3
+
+Run the same command again (same --storage-path and --name) to resume from the last checkpoint.
+--set takes a bare KEY=VALUE (train.KEY=VALUE also works); `dfdc-lake config --train` prints the
+settings. The run's summary is one JSON line on stdout at the end."""
 
 # CLI flag -> TrainConfig field, for the settings worth a flag; everything else via --set key=value.
 _FLAGS: dict[str, tuple[str, Any, str]] = {
-    "format": ("format", str, "shard format to read: parquet or webdataset"),
+    "shard_format": ("format", str, "shard format to read: parquet or webdataset"),
     "split_by": ("split_by", str, "fold unit: family or part"),
     "num_folds": ("num_folds", int, "number of folds"),
     "val_fold": ("val_fold", int, "which fold validates"),
@@ -49,6 +60,9 @@ def add_arguments(parser: argparse.ArgumentParser, name: str = "train") -> None:
     parser.add_argument("--val-parts", help="with --split-by part: comma-separated parts that validate")
     parser.add_argument("--use-gpu", action="store_true", default=None, help="one GPU per worker")
     parser.add_argument("--address", help="Ray cluster to join (default: RAY_ADDRESS, else a local Ray)")
+    parser.add_argument(
+        "--json", action="store_true", help="accepted for uniformity: the summary is one JSON line either way"
+    )
     from dfdc_lake.train.config import TrainConfig
 
     for flag, (field, kind, help_text) in _FLAGS.items():
@@ -56,6 +70,13 @@ def add_arguments(parser: argparse.ArgumentParser, name: str = "train") -> None:
         parser.add_argument(
             "--" + flag.replace("_", "-"), dest=flag, type=kind, help=f"{help_text} (default {default})"
         )
+
+    from dfdc_lake.cli.common import DeprecatedAlias
+
+    parser.add_argument(
+        "--format", dest="shard_format", action=DeprecatedAlias, replacement="--shard-format",
+        metavar="SHARD_FORMAT", help="deprecated spelling of --shard-format",
+    )  # fmt: skip
 
 
 def _overrides(args: argparse.Namespace) -> dict[str, Any]:

@@ -124,7 +124,7 @@ class TrainConfig(BaseModel):
         data = self.model_dump(mode="json")
         for key, value in overrides.items():
             if key not in data:
-                raise ConfigError(f"training has no setting {key!r}")
+                raise ConfigError(_unknown_setting(key, data))
             if value is not None:
                 data[key] = value
         return _validate(data, "command-line options")
@@ -145,6 +145,18 @@ def load_train_config(path: str | Path | None = None, overrides: list[str] | Non
     for item in overrides or []:
         key, sep, raw = item.partition("=")
         if not sep or not key.strip():
-            raise ConfigError(f"override {item!r} is not of the form key=value")
-        parsed[key.strip()] = parse_override_value(raw)
+            raise ConfigError(f"--set {item!r} is not of the form key=value (e.g. --set epochs=3)")
+        parsed[key.strip().removeprefix("train.")] = parse_override_value(raw)  # train.key: the same key
     return config.with_overrides(parsed)
+
+
+def _unknown_setting(key: str, settings: dict[str, Any]) -> str:
+    """The error for a setting TrainConfig lacks: close matches first, then every valid name."""
+    import difflib
+
+    from dfdc_lake.config import one_of
+
+    close = difflib.get_close_matches(key, list(settings), n=3)
+    hint = f" (did you mean {' or '.join(close)}?)" if close else ""
+    dotted = " (training settings take a bare key=value)" if "." in key else ""
+    return f"training has no setting {key!r}{hint}{dotted}; {one_of('settings', settings)}"
