@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 DEMO_DIR ?= demo-out
 PYTEST_ARGS ?=
 
-.PHONY: venv chromium test test-fast lint format demo bench clean
+.PHONY: venv chromium test test-fast lint format docs demo bench clean
 
 venv: $(STAMP)
 
@@ -43,6 +43,11 @@ lint: $(STAMP)
 format: $(STAMP)
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
+
+# docs/cli.md and docs/configuration.md, generated from the argparse parsers and the pydantic settings
+# (tests/cli/test_docs.py fails when they are stale).
+docs: $(STAMP)
+	$(BIN)/python -m dfdc_lake.cli.docs
 
 demo: $(STAMP)
 	PATH=$(abspath $(BIN)):$$PATH bash scripts/demo.sh $(DEMO_DIR)
