@@ -26,7 +26,9 @@ def add_config_options(parser: argparse.ArgumentParser) -> None:
     """``--config FILE`` and repeatable ``--set SECTION.KEY=VALUE``: the ingest config, as every
     command that processes or plans a source takes it."""
     parser.add_argument(
-        "--config", help="JSON or YAML config file (every setting: docs/configuration.md, `dfdc-lake config`)"
+        "--config",
+        metavar="FILE",
+        help="JSON or YAML config file (every setting: docs/configuration.md, `dfdc-lake config`)",
     )
     parser.add_argument(
         "--set",
