@@ -46,6 +46,23 @@ LAKE_COLUMNS = [
     "logmel_shape",
 ]
 
+# Optional columns (sample schema 5): MTCNN's 5 points per crop as fractions of the crop's width and
+# height (10 floats a crop), and whether each crop's points were interpolated. Read when the shards have
+# them; the landmark cutout falls back to random erasing when they don't.
+LANDMARK_COLUMNS = ["crop_landmarks", "crop_landmarks_interpolated"]
+
+
+def lake_columns(available: Iterable[str] | None = None) -> list[str]:
+    """``LAKE_COLUMNS`` plus the landmark columns that ``available`` (a shard's or the current sample
+    schema's column names) holds."""
+    if available is None:
+        from dfdc_lake.lake.schema import sample_schema
+
+        available = sample_schema().names
+    names = set(available)
+    return LAKE_COLUMNS + [c for c in LANDMARK_COLUMNS if c in names]
+
+
 # Value a missing spectrogram (or its padding) is filled with, in dB: quieter than any real frame.
 SILENCE_DB = -100.0
 
@@ -59,6 +76,16 @@ class InputSpec:
     audio_frames: int = 256
     n_mels: int = 64
     eval_frames: int | None = None  # crops per track outside training (None: frames_per_sample)
+    augmentation: str = "flip"  # "flip": mirror whole tracks; "dfdc": the winner's chain (augment.py)
+    resize: str = "stretch"  # "stretch": squash to a square; "isotropic": longest side to S, zero-pad
+
+    @classmethod
+    def from_config(cls, cfg: Any, n_mels: int) -> InputSpec:
+        """The input shape and augmentation a ``TrainConfig`` asks for (``n_mels``: the lake's)."""
+        return cls(
+            cfg.image_size_px, cfg.frames_per_sample, cfg.audio_frames, n_mels, cfg.eval_frames,
+            augmentation=cfg.augmentation, resize=cfg.resize,
+        )  # fmt: skip
 
     def frames(self, train: bool) -> int:
         """Crops decoded per track: ``frames_per_sample`` in training, ``eval_frames`` otherwise."""
@@ -102,15 +129,104 @@ def png_decoder() -> str:
 
 
 def _decode_crop(data: Any, size_px: int, mirror: bool = False) -> np.ndarray:
-    """One crop (the lake's JPEG bytes, a PNG, or another format PIL reads) as uint8 ``[S, S, 3]``.
+    """One crop (the lake's JPEG bytes, a PNG, or another format PIL reads) squashed to uint8 ``[S, S, 3]``.
 
-    JPEG goes through simplejpeg (libjpeg-turbo) straight from the Arrow buffer, no copy: the same
-    pixels as torchvision's ``decode_jpeg`` (deprecated since torchvision 0.29), and ~10% more samples/s
-    through the loader benchmark (README, Benchmarks). torch's antialiased bilinear resize matches PIL's
-    bilinear resize to within one grey level. PNG: see ``png_decoder``; anything else: PIL.
+    torch's antialiased bilinear resize matches PIL's bilinear resize to within one grey level.
+    """
+    resized = _stretch(_decode_image(data), size_px)
+    if mirror:
+        resized = resized.flip(-1)
+    return resized.permute(1, 2, 0).numpy()
+
+
+def _stretch(image: Any, size_px: int) -> Any:
+    from torch.nn.functional import interpolate
+
+    return interpolate(image[None], size=(size_px, size_px), mode="bilinear", antialias=True)[0]
+
+
+# The winner's IsotropicResize pairs (interpolation when shrinking, when enlarging: OpenCV's INTER_AREA,
+# INTER_CUBIC, INTER_LINEAR); training picks one at random, evaluation uses the first (his validation's).
+ISOTROPIC_MODES = (("area", "bicubic"), ("area", "bilinear"), ("bilinear", "bilinear"))
+
+
+def isotropic_resize(
+    image: Any, size_px: int, modes: tuple[str, str] = ISOTROPIC_MODES[0]
+) -> tuple[Any, tuple[int, int, int, int]]:
+    """Scale a uint8 ``[3, H, W]`` tensor so its longest side is ``size_px``, zero-pad it to a centred square.
+
+    Returns the ``[3, S, S]`` tensor and where the image sits in it: ``(left, top, width, height)`` pixels.
     """
     import torch
     from torch.nn.functional import interpolate
+
+    h, w = int(image.shape[-2]), int(image.shape[-1])
+    scale = size_px / max(h, w)
+    nh, nw = max(1, min(size_px, round(h * scale))), max(1, min(size_px, round(w * scale)))
+    mode = modes[0] if scale < 1 else modes[1]
+    resized = interpolate(
+        image[None].float(), size=(nh, nw), mode=mode, **({} if mode == "area" else {"align_corners": False})
+    )
+    out = torch.zeros((3, size_px, size_px), dtype=torch.uint8)
+    top, left = (size_px - nh) // 2, (size_px - nw) // 2
+    out[:, top : top + nh, left : left + nw] = resized[0].round_().clamp_(0, 255).to(torch.uint8)
+    return out, (left, top, nw, nh)
+
+
+def _landmarks_px(
+    landmarks: Sequence[float] | None, picks: np.ndarray, places: list[tuple[int, int, int, int]]
+) -> np.ndarray | None:
+    """The picked crops' 5 points ``[K, 5, 2]`` in pixels of the model input, or None when the row has none."""
+    if landmarks is None:
+        return None
+    points = np.asarray(landmarks, dtype=np.float32).reshape(-1, 5, 2)
+    if len(points) <= int(picks.max()):
+        return None  # not one set of points per crop: treat as absent rather than misplace a cutout
+    place = np.asarray(places, dtype=np.float32)  # [K, 4]: left, top, width, height
+    return points[picks] * place[:, None, 2:4] + place[:, None, 0:2]
+
+
+def _decode_track(
+    crops: Sequence[bytes],
+    picks: np.ndarray,
+    spec: InputSpec,
+    train: bool,
+    rng: np.random.Generator,
+    landmarks: Sequence[float] | None,
+) -> np.ndarray:
+    """The picked crops resized as ``spec.resize`` says and, in training, augmented as ``spec.augmentation`` says."""
+    import torch
+
+    from dfdc_lake.train.inputs.augment import augment_track
+
+    chain = train and spec.augmentation == "dfdc"
+    modes = ISOTROPIC_MODES[int(rng.integers(len(ISOTROPIC_MODES)))] if chain else ISOTROPIC_MODES[0]
+    size = spec.image_size_px
+    images, places = [], []
+    for i in picks:
+        image = _decode_image(crops[i])
+        if spec.resize == "isotropic":
+            resized, place = isotropic_resize(image, size, modes)
+        else:
+            resized, place = _stretch(image, size), (0, 0, size, size)
+        images.append(resized)
+        places.append(place)
+    faces = torch.stack(images)
+    if chain:
+        faces = augment_track(faces, _landmarks_px(landmarks, picks, places), rng)
+    elif train and rng.random() < 0.5:
+        faces = faces.flip(-1)
+    return faces.permute(0, 2, 3, 1).numpy()
+
+
+def _decode_image(data: Any) -> Any:
+    """One crop (the lake's JPEG bytes, a PNG, or another format PIL reads) as a uint8 ``[3, H, W]`` tensor.
+
+    JPEG goes through simplejpeg (libjpeg-turbo) straight from the Arrow buffer, no copy: the same
+    pixels as torchvision's ``decode_jpeg`` (deprecated since torchvision 0.29), and ~10% more samples/s
+    through the loader benchmark (README, Benchmarks). PNG: see ``png_decoder``; anything else: PIL.
+    """
+    import torch
 
     view = memoryview(data).cast("B")  # Arrow buffers export signed bytes
     if view[:3] == _JPEG_MAGIC:
@@ -132,10 +248,7 @@ def _decode_crop(data: Any, size_px: int, mirror: bool = False) -> np.ndarray:
 
         with Image.open(io.BytesIO(view)) as opened:
             image = torch.from_numpy(np.array(opened.convert("RGB"))).permute(2, 0, 1)
-    resized = interpolate(image[None], size=(size_px, size_px), mode="bilinear", antialias=True)[0]
-    if mirror:
-        resized = resized.flip(-1)
-    return resized.permute(1, 2, 0).numpy()
+    return image
 
 
 def spectrogram_window(
@@ -162,9 +275,17 @@ def decode_sample(
     spec: InputSpec,
     train: bool,
     rng: np.random.Generator,
+    landmarks: Sequence[float] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Decode one track: ``faces`` uint8 ``[K, S, S, 3]`` and ``mel`` float32 ``[n_mels, W]``."""
+    """Decode one track: ``faces`` uint8 ``[K, S, S, 3]`` and ``mel`` float32 ``[n_mels, W]``.
+
+    ``landmarks`` is the row's ``crop_landmarks`` (10 floats a crop) or None; only the ``dfdc``
+    augmentation uses them.
+    """
     picks = pick_frames(len(crops_jpeg), spec.frames(train), train, rng)
+    if spec.augmentation != "flip" or spec.resize != "stretch":
+        faces = _decode_track(crops_jpeg, picks, spec, train, rng, landmarks)
+        return faces, spectrogram_window(logmel, spec, train, rng)
     # Training mirrors whole tracks at random. Geometry only: a swapped face's tint and blur are what
     # the model should see, so colour and sharpness are left alone (random crops, which rescale the
     # blur, made the face stream learn less in the demo).
@@ -209,7 +330,7 @@ def decode_rows(
     for row in rows:
         logmel = _logmel_of(row)
         rng = numpy_rng(seed, epoch, str(row["sample_id"]))
-        faces, mel = decode_sample(row["crops_jpeg"], logmel, spec, train, rng)
+        faces, mel = decode_sample(row["crops_jpeg"], logmel, spec, train, rng, row.get("crop_landmarks"))
         cols["faces"].append(faces)
         cols["mel"].append(mel)
         cols["has_audio"].append(float(logmel is not None))

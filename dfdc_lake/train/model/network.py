@@ -19,6 +19,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from dfdc_lake.errors import ConfigError
 from dfdc_lake.train.inputs.features import SILENCE_DB
 
 __all__ = ["IMAGENET_MEAN", "IMAGENET_STD", "AVDetector", "ModelSpec", "build_model"]
@@ -38,6 +39,8 @@ class ModelSpec:
     fusion_hidden: int = 128
     dropout: float = 0.2
     pretrained_path: str | None = None
+    pretrained: bool = False  # timm's pretrained weights through the Hugging Face cache (model/pretrained.py)
+    channels_last: bool = False  # NHWC backbone weights and inputs
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -85,13 +88,28 @@ class SpectrogramCNN(nn.Module):
 
 
 def _face_backbone(spec: ModelSpec) -> nn.Module:
+    """The timm backbone: random init, a local weights file, or timm's pretrained weights.
+
+    A ``pretrained_path`` that does not exist here falls back to the Hugging Face cache when
+    ``pretrained`` is set (the driver resolved the file in its own cache; a worker on another node
+    looks in its own).
+    """
+    import os
+
     import timm
 
-    if spec.pretrained_path is None:
-        return timm.create_model(spec.backbone, pretrained=False, num_classes=0)
+    path = spec.pretrained_path
+    if path is not None and not os.path.exists(path) and not spec.pretrained:
+        raise ConfigError(f"pretrained_path {path!r} does not exist")
+    if path is None or not os.path.exists(path):
+        if not spec.pretrained:
+            return timm.create_model(spec.backbone, pretrained=False, num_classes=0)
+        from dfdc_lake.train.model.pretrained import resolve_pretrained
+
+        path = resolve_pretrained(spec.backbone)
     # pretrained_cfg_overlay points timm at a local file, so nothing is downloaded.
     return timm.create_model(
-        spec.backbone, pretrained=True, num_classes=0, pretrained_cfg_overlay={"file": spec.pretrained_path}
+        spec.backbone, pretrained=True, num_classes=0, pretrained_cfg_overlay={"file": path}
     )
 
 
@@ -102,6 +120,8 @@ class AVDetector(nn.Module):
         super().__init__()
         self.spec = spec
         self.face = _face_backbone(spec)
+        if spec.channels_last:
+            self.face.to(memory_format=torch.channels_last)
         # Models with a pre-logits projection (MobileNetV3, LCNet) output head_hidden_size features.
         face_dim = getattr(self.face, "head_hidden_size", None) or getattr(self.face, "num_features", None)
         if not isinstance(face_dim, int):
@@ -124,18 +144,51 @@ class AVDetector(nn.Module):
         self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
 
-    def encode_faces(self, faces: torch.Tensor) -> torch.Tensor:
-        """Mean of the backbone features over a track's K crops."""
+    def encode_crops(self, faces: torch.Tensor) -> torch.Tensor:
+        """Backbone features ``[B, K, D]`` of each of a track's K crops."""
         b, k, h, w, c = faces.shape
         x = faces.reshape(b * k, h, w, c).permute(0, 3, 1, 2).float().div_(255.0)
         x = (x - self.mean) / self.std
-        return self.face(x).reshape(b, k, -1).mean(dim=1)
+        if self.spec.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        return self.face(x).reshape(b, k, -1)
+
+    def encode_faces(self, faces: torch.Tensor) -> torch.Tensor:
+        """Mean of the backbone features over a track's K crops."""
+        return self.encode_crops(faces).mean(dim=1)
 
     def forward(
-        self, faces: torch.Tensor, mel: torch.Tensor, has_face: torch.Tensor, has_audio: torch.Tensor
+        self,
+        faces: torch.Tensor,
+        mel: torch.Tensor,
+        has_face: torch.Tensor,
+        has_audio: torch.Tensor,
+        per_crop: bool = False,
     ) -> dict[str, torch.Tensor]:
-        face_feat = self.encode_faces(faces)
+        """Logits ``fake``/``face``/``audio`` per track; with ``per_crop`` also ``fake_crops`` ``[B, K]``: the
+        fused head on each crop's features alone (the per-frame scores the confident strategy pools)."""
+        crops = self.encode_crops(faces)
         audio_feat = self.audio(mel)
+        out = self._heads(crops.mean(dim=1), audio_feat, has_face, has_audio)
+        if per_crop:
+            b, k, d = crops.shape
+
+            def repeat(t: torch.Tensor) -> torch.Tensor:
+                return t.repeat_interleave(k, dim=0)
+
+            each = self._heads(
+                crops.reshape(b * k, d), repeat(audio_feat), repeat(has_face), repeat(has_audio)
+            )
+            out["fake_crops"] = each["fake"].reshape(b, k)
+        return out
+
+    def _heads(
+        self,
+        face_feat: torch.Tensor,
+        audio_feat: torch.Tensor,
+        has_face: torch.Tensor,
+        has_audio: torch.Tensor,
+    ) -> dict[str, torch.Tensor]:
         hf, ha = has_face.float().unsqueeze(1), has_audio.float().unsqueeze(1)
         face_logit, audio_logit = self.face_head(face_feat), self.audio_head(audio_feat)
         # The modality logits go in too: "fake if the face OR the voice was swapped" is then a small step.

@@ -1,6 +1,7 @@
 """Per-epoch validation metrics from the per-track predictions gathered off every worker.
 
-All scores are at the video level, as DFDC scored them: a video's P(fake) is the max over its tracks.
+All scores are at the video level, as DFDC scored them: a video's P(fake) is the max over its tracks,
+or (``aggregation="confident"``) the DFDC winner's confident strategy over its crops' scores.
 Logits come out of the model calibrated for ``model_rate`` (0.5 when training used ``pos_weight``)
 and are shifted to the training fake rate before scoring, so ``val_log_loss`` compares fairly with
 ``prior_log_loss`` (always answering the training fake rate). ``val_log_loss_balanced`` weighs reals
@@ -14,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from dfdc_lake.train.model.aggregation import video_scores
 from dfdc_lake.train.model.metrics import (
     accuracy,
     balanced_log_loss,
@@ -22,7 +24,6 @@ from dfdc_lake.train.model.metrics import (
     roc_auc,
     shift_logits,
     sigmoid,
-    video_max,
 )
 
 __all__ = ["PREDICTION_KEYS", "concat_predictions", "epoch_metrics"]
@@ -35,24 +36,40 @@ def concat_predictions(parts: Iterable[dict[str, Any]]) -> dict[str, np.ndarray]
     parts = [p for p in parts if p and len(p["label"])]
     if not parts:
         return {k: np.zeros(0, dtype=object if k == "video_id" else np.float64) for k in PREDICTION_KEYS}
-    return {k: np.concatenate([np.asarray(p[k]) for p in parts]) for k in PREDICTION_KEYS}
+    keys = [*PREDICTION_KEYS, *(["fake_crops"] if all("fake_crops" in p for p in parts) else [])]
+    return {k: np.concatenate([np.asarray(p[k]) for p in parts]) for k in keys}
 
 
 def _none_if_nan(value: float | None) -> float | None:
     return None if value is None or not np.isfinite(value) else float(value)
 
 
-def epoch_metrics(preds: dict[str, np.ndarray], train_fake_rate: float, model_rate: float) -> dict[str, Any]:
+def epoch_metrics(
+    preds: dict[str, np.ndarray], train_fake_rate: float, model_rate: float, aggregation: str = "max"
+) -> dict[str, Any]:
     """Video-level log loss (plain and balanced), AUC, accuracy, per-modality AUC and the prior's log loss."""
     videos = [str(v) for v in preds["video_id"]]
     if not videos:
         return {"val_videos": 0, "val_samples": 0}
-    at_train_rate = sigmoid(shift_logits(preds["fake"], model_rate, train_fake_rate))
-    at_half = sigmoid(shift_logits(preds["fake"], model_rate, 0.5))
-    _, p_video, y_video = video_max(videos, at_train_rate, preds["label"])
-    _, p_video_half, _ = video_max(videos, at_half, preds["label"])
+
+    def at_rate(logits: np.ndarray, rate: float) -> np.ndarray:
+        return sigmoid(shift_logits(logits, model_rate, rate))
+
+    crops = preds.get("fake_crops")
+    scored = {
+        rate: video_scores(
+            videos,
+            at_rate(preds["fake"], rate),
+            preds["label"],
+            aggregation,
+            None if crops is None else at_rate(crops, rate),
+        )
+        for rate in (train_fake_rate, 0.5)
+    }
+    _, p_video, y_video = scored[train_fake_rate]
+    _, p_video_half, _ = scored[0.5]
     # Tracks of one video share its audio: take the max of the audio head per video like the main head.
-    _, audio_video, audio_label_video = video_max(videos, preds["audio"], preds["audio_label"])
+    _, audio_video, audio_label_video = video_scores(videos, preds["audio"], preds["audio_label"])
     prior = np.full(y_video.shape, train_fake_rate)
     return {
         "val_log_loss": log_loss(y_video, p_video),
@@ -66,4 +83,5 @@ def epoch_metrics(preds: dict[str, np.ndarray], train_fake_rate: float, model_ra
         "val_videos": len(y_video),
         "val_samples": len(videos),
         "val_fake_rate": float(np.mean(y_video)),
+        "val_aggregation": aggregation,
     }
