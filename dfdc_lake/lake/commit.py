@@ -14,7 +14,7 @@ import socket
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -52,7 +52,7 @@ _REQUIRED_OUTCOME_FIELDS = {"video_id", "filename", "part", "family_id", "label"
 
 def new_attempt_id() -> str:
     """A unique attempt id: ``<UTC yyyymmddTHHMMSS>-<8 hex random>``."""
-    return f"{datetime.now(timezone.utc):%Y%m%dT%H%M%S}-{secrets.token_hex(4)}"
+    return f"{datetime.now(UTC):%Y%m%dT%H%M%S}-{secrets.token_hex(4)}"
 
 
 def outcome_to_dict(outcome: Outcome) -> dict[str, Any]:

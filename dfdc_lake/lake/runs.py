@@ -8,7 +8,7 @@ before they are written.
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -32,7 +32,7 @@ __all__ = [
 
 def utc_now_iso() -> str:
     """Current UTC time as ``2026-11-28T18:15:07Z``."""
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 class PlannedChunk(BaseModel):

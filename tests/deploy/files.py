@@ -7,17 +7,12 @@ continuations, heredocs, ``ARG`` defaults before ``FROM``); it is not a general 
 from __future__ import annotations
 
 import re
-import sys
+import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # Python 3.10: pytest depends on tomli there
-    import tomli as tomllib
 
 __all__ = [
     "CLUSTER_YAML",
