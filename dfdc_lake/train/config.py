@@ -13,12 +13,14 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from dfdc_lake.config import parse_override_value, read_config_file, stable_hash, validate_config
 from dfdc_lake.errors import ConfigError
+from dfdc_lake.train.recipes import recipe_defaults
 
 __all__ = ["SCHEDULING_FIELDS", "TrainConfig", "load_train_config"]
 
 # Where and how the run is scheduled; left out of the hash (like Config.ray).
 SCHEDULING_FIELDS = frozenset(
     {"num_workers", "use_gpu", "cpus_per_worker", "keep_checkpoints", "max_failures"}
+    | {"checkpoint_every_steps"}
 )
 
 
@@ -59,6 +61,12 @@ class TrainConfig(BaseModel):
     pretrained_path: str | None = Field(
         None, description="Local ImageNet weights for the backbone (never downloaded); None = random init."
     )
+    pretrained: bool = Field(
+        False,
+        description="Start the backbone from timm's pretrained weights through the Hugging Face cache "
+        "(HF_HOME; HF_HUB_OFFLINE=1 never downloads). pretrained_path, when set, wins.",
+    )
+    channels_last: bool = Field(False, description="NHWC memory layout for the face backbone (GPU speed).")
     audio_channels: int = Field(32, ge=4, description="Width of the spectrogram CNN.")
     fusion_hidden: int = Field(128, ge=8)
     dropout: float = Field(0.2, ge=0.0, lt=1.0)
@@ -90,6 +98,29 @@ class TrainConfig(BaseModel):
         "dominate; logits are then re-calibrated to the wanted fake rate. 'none': plain BCE.",
     )
 
+    # Recipe, augmentation, precision, aggregation (train/recipes.py says where the dfdc values come from).
+    recipe: Literal["demo", "dfdc"] = Field(
+        "demo",
+        description="Named defaults the other settings start from: 'demo' (CPU demo), 'dfdc' (1st place).",
+    )
+    augmentation: Literal["flip", "dfdc"] = Field(
+        "flip",
+        description="'flip': mirror whole tracks; 'dfdc': the DFDC winner's chain with landmark cutout.",
+    )
+    resize: Literal["stretch", "isotropic"] = Field(
+        "stretch",
+        description="'stretch': crops squashed to a square; 'isotropic': longest side scaled, zero-padded.",
+    )
+    precision: Literal["auto", "fp32", "bf16", "fp16"] = Field(
+        "auto",
+        description="Autocast dtype ('fp16' adds a GradScaler); 'auto': bf16 on a GPU that has it, else fp32.",
+    )
+    aggregation: Literal["max", "confident"] = Field(
+        "max",
+        description="Video score from its tracks: 'max' over track scores, or the DFDC winner's 'confident' "
+        "strategy over per-frame scores (validation and predict).",
+    )
+
     bn_recalibration_samples: int = Field(
         256,
         ge=0,
@@ -105,6 +136,13 @@ class TrainConfig(BaseModel):
         0,
         ge=-1,
         description="Worker-group failures Ray Train recovers from (from the last checkpoint); -1 = no limit.",
+    )
+    checkpoint_every_steps: int = Field(
+        200,
+        ge=0,
+        description="Steps between step checkpoints (model, optimizer, data position) that a rerun or a "
+        "worker-group restart resumes mid-epoch from; 0 = only at epoch ends. Not hashed: with every draw "
+        "derived from (seed, epoch, sample), where a run checkpoints does not change what it learns.",
     )
 
     @model_validator(mode="after")
@@ -134,20 +172,38 @@ def _validate(data: Any, origin: str) -> TrainConfig:
     return validate_config(TrainConfig, data, f"invalid training configuration from {origin}")
 
 
-def load_train_config(path: str | Path | None = None, overrides: list[str] | None = None) -> TrainConfig:
+def load_train_config(
+    path: str | Path | None = None, overrides: list[str] | None = None, recipe: str | None = None
+) -> TrainConfig:
     """Load training settings from a JSON/YAML file (or defaults) and apply ``key=value`` overrides.
 
-    Values are parsed as JSON where they parse, else kept as strings (``backbone=resnet18``).
+    Values are parsed as JSON where they parse, else kept as strings (``backbone=resnet18``). The
+    recipe (``recipe`` argument, else ``--set recipe=``, else the file's ``recipe``) supplies the
+    defaults; the file's fields and then the overrides go on top of it.
     """
     data = read_config_file(path) if path is not None else {}
+    parsed = _parse_overrides(overrides or [])
+    if recipe is None:
+        recipe = parsed.get("recipe") or (data.get("recipe") if isinstance(data, dict) else None)
+    if recipe is not None and isinstance(data, dict):
+        try:
+            data = {**recipe_defaults(str(recipe)), **data, "recipe": recipe}
+        except ValueError as err:
+            raise ConfigError(str(err)) from None
+        parsed.pop("recipe", None)
     config = _validate(data, str(path) if path else "defaults")
+    return config.with_overrides(parsed)
+
+
+def _parse_overrides(overrides: list[str]) -> dict[str, Any]:
+    """``--set key=value`` items as a mapping; ``train.key=value`` is accepted as the same ``key``."""
     parsed: dict[str, Any] = {}
     for item in overrides or []:
         key, sep, raw = item.partition("=")
         if not sep or not key.strip():
             raise ConfigError(f"--set {item!r} is not of the form key=value (e.g. --set epochs=3)")
-        parsed[key.strip().removeprefix("train.")] = parse_override_value(raw)  # train.key: the same key
-    return config.with_overrides(parsed)
+        parsed[key.strip().removeprefix("train.")] = parse_override_value(raw)
+    return parsed
 
 
 def _unknown_setting(key: str, settings: dict[str, Any]) -> str:

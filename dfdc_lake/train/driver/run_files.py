@@ -42,15 +42,23 @@ class RunFiles:
 
         return self.filesystem.get_file_info(self.path(rel)).type != pafs.FileType.NotFound
 
-    def read_text(self, rel: str) -> str | None:
-        """The file's text, or None when it does not exist."""
+    def read_bytes(self, rel: str) -> bytes | None:
+        """The file's bytes, or None when it does not exist."""
         if not self.exists(rel):
             return None
         with self.filesystem.open_input_stream(self.path(rel)) as stream:
-            return stream.read().decode()
+            return bytes(stream.read())
 
-    def write_text(self, rel: str, text: str) -> None:
-        """Write a whole file: temp name then rename locally, a single PUT on S3."""
+    def read_text(self, rel: str) -> str | None:
+        """The file's text, or None when it does not exist."""
+        data = self.read_bytes(rel)
+        return None if data is None else data.decode()
+
+    def write_bytes(self, rel: str, data: bytes) -> None:
+        """Write a whole file atomically: temp name then rename locally, a single PUT on S3.
+
+        A reader (or a run restarted after a kill) sees the old file or the new one, never a part.
+        """
         import pyarrow.fs as pafs
 
         target = self.path(rel)
@@ -59,13 +67,17 @@ class RunFiles:
             if isinstance(self.filesystem, pafs.LocalFileSystem):
                 tmp = f"{target}.tmp-{os.getpid()}"
                 with self.filesystem.open_output_stream(tmp) as stream:
-                    stream.write(text.encode())
+                    stream.write(data)
                 self.filesystem.move(tmp, target)
             else:
                 with self.filesystem.open_output_stream(target) as stream:
-                    stream.write(text.encode())
+                    stream.write(data)
         except OSError as err:
             raise StorageError(f"cannot write {self.url}/{rel}: {err}") from err
+
+    def write_text(self, rel: str, text: str) -> None:
+        """Write a whole text file (see ``write_bytes``)."""
+        self.write_bytes(rel, text.encode())
 
     def write_json(self, rel: str, payload: Any) -> None:
         self.write_text(rel, json.dumps(payload, indent=1, sort_keys=True, default=str) + "\n")

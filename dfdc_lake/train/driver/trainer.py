@@ -1,8 +1,9 @@
 """The training driver: lake index -> folds -> input pipeline -> Ray Train ``TorchTrainer`` -> run files.
 
 A run lives in ``STORAGE_PATH/NAME`` (local or ``s3://``): Ray Train's checkpoints ``epoch_NNNN/``
-plus ``run.json``, ``folds.json`` and ``metrics.jsonl``. Starting the same name again resumes from
-its last checkpoint with the folds it was started with.
+plus ``run.json``, ``folds.json``, ``sample_order.json`` (the training rows), ``metrics.jsonl`` and
+``step_checkpoint.pt``. Starting the same name again resumes from its last checkpoint (mid-epoch
+from a step checkpoint) with the folds and rows it was started with.
 """
 
 from __future__ import annotations
@@ -20,7 +21,9 @@ from dfdc_lake.train.config import TrainConfig
 from dfdc_lake.train.driver.folds import FoldAssignment, assign_folds
 from dfdc_lake.train.driver.lake_index import LakeIndex, read_lake_index
 from dfdc_lake.train.driver.run_files import RunFiles
+from dfdc_lake.train.inputs.batches import OrderedShardBatches, StreamedShardBatches
 from dfdc_lake.train.inputs.features import InputSpec
+from dfdc_lake.train.inputs.order import SampleOrder, train_rows
 from dfdc_lake.train.model.network import ModelSpec
 from dfdc_lake.train.model.steps import LossSettings
 from dfdc_lake.train.model.worker_loop import METRICS_FILE, WorkerPlan, train_loop_per_worker
@@ -75,38 +78,57 @@ def _imbalance(
     return rate, rate, None
 
 
-def _source(
-    index: LakeIndex, folds: FoldAssignment, cfg: TrainConfig, spec: InputSpec
-) -> tuple[Any, dict[str, Any]]:
-    """The worker-side batch source, and the Ray datasets to hand to the trainer (Parquet training only)."""
-    from dfdc_lake.train.inputs.batches import RayDataBatches, SplitSources, StreamedShardBatches
+def _sample_order(run: RunFiles, index: LakeIndex, folds: FoldAssignment, cfg: TrainConfig) -> SampleOrder:
+    """The run's training rows (``sample_order.json``): read from the shards once, kept with the run.
 
+    Like ``folds.json`` it is reused on a resume, so a lake that grew meanwhile cannot change the
+    order of a run half done.
+    """
+    from dfdc_lake.train.inputs.batches import training_reader
+
+    saved = run.read_text("sample_order.json")
+    if saved is not None:
+        return SampleOrder.from_json(saved)
+    lake, families = index.lake, folds.families("train")
+    paths = [lake.arrow_path(u) for u in index.shard_urls(families)]
+    reader = training_reader(lake.arrow_filesystem()[0], cfg.format)
+    if cfg.format == "parquet":
+        reader.columns = ["family_id"]  # the order needs only which rows train
+    order = SampleOrder(tuple(train_rows(reader.rows, paths, families)), cfg.seed)
+    run.write_text("sample_order.json", order.to_json())
+    return order
+
+
+def _sources(
+    run: RunFiles, index: LakeIndex, folds: FoldAssignment, cfg: TrainConfig, spec: InputSpec
+) -> tuple[OrderedShardBatches, StreamedShardBatches]:
+    """The worker-side batch sources: training in the run's sample order, validation streamed."""
     lake = index.lake
     filesystem, _ = lake.arrow_filesystem()
-    families = {side: folds.families(side) for side in ("train", "val")}
-    paths = {side: [lake.arrow_path(u) for u in index.shard_urls(families[side])] for side in families}
-    streamed = StreamedShardBatches(cfg.format, filesystem, paths, families, spec, cfg.batch_size, cfg.seed)
-    if cfg.format == "webdataset":
-        return streamed, {}
-    import ray.data
-
-    from dfdc_lake.train.inputs.ray_data import parquet_dataset
-
-    # One JSON line per epoch says more than Ray Data's per-operator bars in a job log.
-    ray.data.DataContext.get_current().enable_progress_bars = False
-    train = parquet_dataset(paths["train"], filesystem, families["train"], spec, train=True)
-    return SplitSources(RayDataBatches(cfg.batch_size), streamed), {"train": train}
+    val = folds.families("val")
+    val_paths = [lake.arrow_path(u) for u in index.shard_urls(val)]
+    order = _sample_order(run, index, folds, cfg)
+    train = OrderedShardBatches(order, cfg.format, filesystem, spec, cfg.batch_size)
+    return train, StreamedShardBatches(cfg.format, filesystem, val_paths, val, spec, cfg.batch_size)
 
 
-def _plan(
-    index: LakeIndex, folds: FoldAssignment, run: RunFiles, cfg: TrainConfig
-) -> tuple[WorkerPlan, dict[str, Any]]:
+def _pretrained_file(cfg: TrainConfig) -> str | None:
+    """``pretrained_path``, or with ``pretrained`` the weights file in this machine's Hugging Face cache:
+    resolved once here, so missing weights fail before any worker starts (model/pretrained.py)."""
+    if cfg.pretrained_path is not None or not cfg.pretrained:
+        return cfg.pretrained_path
+    from dfdc_lake.train.model.pretrained import resolve_pretrained
+
+    return resolve_pretrained(cfg.backbone)
+
+
+def _plan(index: LakeIndex, folds: FoldAssignment, run: RunFiles, cfg: TrainConfig) -> WorkerPlan:
     train_rate, model_rate, pos_weight = _imbalance(index, folds.families("train"), cfg)
     # The ingest config the chunks were made with, so predict processes videos alike.
     ingest = index.lake.ingest_config(index.config_hashes)
     n_mels = (ingest or Config()).audio.n_mels
-    spec = InputSpec(cfg.image_size_px, cfg.frames_per_sample, cfg.audio_frames, n_mels, cfg.eval_frames)
-    source, datasets = _source(index, folds, cfg, spec)
+    spec = InputSpec.from_config(cfg, n_mels)
+    train_batches, val_batches = _sources(run, index, folds, cfg, spec)
     meta = {
         "lake": index.lake.url,
         "format": cfg.format,
@@ -125,14 +147,16 @@ def _plan(
             "train_fake_rate": train_rate,
             "logits_calibrated_for_fake_rate": model_rate,
         },
-        "video_aggregation": "max over face tracks",
+        "video_aggregation": cfg.aggregation,
     }
     model_spec = ModelSpec(
-        cfg.backbone, cfg.audio_channels, cfg.fusion_hidden, cfg.dropout, cfg.pretrained_path
-    )
+        cfg.backbone, cfg.audio_channels, cfg.fusion_hidden, cfg.dropout, _pretrained_file(cfg),
+        pretrained=cfg.pretrained, channels_last=cfg.channels_last,
+    )  # fmt: skip
     loss = LossSettings(pos_weight, cfg.aux_weight, cfg.modality_dropout, cfg.label_smoothing)
-    plan = WorkerPlan(cfg, model_spec, spec, loss, train_rate, model_rate, source, run, meta)
-    return plan, datasets
+    return WorkerPlan(
+        cfg, model_spec, spec, loss, train_rate, model_rate, train_batches, val_batches, run, meta
+    )
 
 
 def _run_config(storage_path: str, name: str, cfg: TrainConfig) -> Any:
@@ -174,7 +198,7 @@ def train(
     from dfdc_lake.ray_cluster import connect_ray
 
     connect_ray(address)
-    plan, datasets = _plan(index, folds, run, cfg)
+    plan = _plan(index, folds, run, cfg)
     run.write_json("run.json", {"name": name, "train_config": cfg.model_dump(mode="json"), **plan.meta})
     trainer = TorchTrainer(
         train_loop_per_worker,
@@ -185,7 +209,6 @@ def train(
             resources_per_worker={"CPU": cfg.cpus_per_worker},
         ),
         run_config=_run_config(storage_path, name, cfg),
-        datasets=datasets or None,
     )
     started = time.monotonic()
     trainer.fit()

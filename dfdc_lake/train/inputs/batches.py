@@ -1,13 +1,14 @@
-"""Where a Ray Train worker gets its batches: its Ray Data shard, or shards it streams itself.
+"""Where a Ray Train worker gets its batches: shards it reads itself, through the lake's reader.
 
-All sources yield the same decoded batches (see ``features.decode_rows``) and none copies the lake
-to local disk first:
-- Parquet training data flows through Ray Data's streaming executor into ``get_dataset_shard``
-  (decoded in Ray Data tasks, shuffled, split equally across workers);
-- validation (either format) and WebDataset training are read by the worker itself through the
-  lake's :class:`~dfdc_lake.lake.reader.ShardReader` (record batches for Parquet, ``tar_stream`` for
-  tars), each rank taking every ``world_size``-th shard. Validation sees every sample exactly once that way, and skips
-  a per-epoch dataset start-up.
+Neither source copies the lake to local disk first; both read committed shards through
+:class:`~dfdc_lake.lake.reader.ShardReader` (record batches for Parquet, ``tar_stream`` for tars):
+- training (either format): :class:`OrderedShardBatches` reads the rows the run's sample order
+  (``inputs.order``) deals to this rank, block by block, and decodes them in a read-ahead thread;
+- validation (either format): :class:`StreamedShardBatches`, each rank taking every
+  ``world_size``-th shard, so every sample is scored exactly once without a shuffle.
+
+Ray Data is not used for training: its iterators keep no state (ray-project/ray#37633), so neither
+the order of a run nor a resume mid-epoch could be reproduced through it.
 """
 
 from __future__ import annotations
@@ -18,117 +19,121 @@ from typing import Any
 
 import numpy as np
 
+from dfdc_lake.io.read_ahead import read_ahead
 from dfdc_lake.lake.reader import ShardReader
-from dfdc_lake.train.inputs.features import LAKE_COLUMNS, InputSpec, decode_rows
+from dfdc_lake.train.inputs.features import InputSpec, decode_rows, lake_columns
+from dfdc_lake.train.inputs.order import SampleOrder, Step, deal
 
-__all__ = [
-    "RayDataBatches",
-    "SplitSources",
-    "StreamedShardBatches",
-    "training_reader",
-]
+__all__ = ["OrderedShardBatches", "StreamedShardBatches", "training_reader"]
 
 Batch = dict[str, np.ndarray]
 
 
-@dataclass
-class RayDataBatches:
-    """Batches from the worker's shard of a Ray dataset passed to the trainer (by split name)."""
-
-    batch_size: int
-    shuffle_buffer: int = 256
-
-    def __call__(self, split: str, epoch: int) -> Iterator[Batch]:
-        import ray.train
-
-        shard = ray.train.get_dataset_shard(split)
-        if shard is None:
-            raise ValueError(f"Ray Train gave this worker no {split!r} dataset")
-        yield from shard.iter_batches(
-            batch_size=self.batch_size,
-            batch_format="numpy",
-            prefetch_batches=2,
-            local_shuffle_buffer_size=self.shuffle_buffer if split == "train" else None,
-        )
-
-
 def training_reader(filesystem: Any, fmt: str, read_ahead_batches: int = 2) -> ShardReader:
     """The lake's shard reader, reading only the Parquet columns training needs."""
-    columns = LAKE_COLUMNS if fmt == "parquet" else None
+    columns = lake_columns() if fmt == "parquet" else None
     return ShardReader(filesystem, fmt, columns=columns, read_ahead_batches=read_ahead_batches)
 
 
 @dataclass
+class OrderedShardBatches:
+    """Training batches in the run's sample order, for one rank (picklable: built on the driver).
+
+    A rank reads every shard of a block but keeps only its own rows (its share of each global step):
+    the price of one global order that any worker count can resume is ``world`` reads of each shard
+    per epoch, sequential ones.
+    """
+
+    order: SampleOrder
+    fmt: str  # "parquet" | "webdataset"
+    filesystem: Any  # pyarrow.fs.FileSystem
+    spec: InputSpec
+    batch_size: int
+    read_ahead_batches: int = 2
+
+    def steps(self, start: int, world: int, stop: int | None = None) -> list[Step]:
+        """Global steps from position ``start`` (to ``stop``, default the end of the epoch)."""
+        return deal(self.order.num_samples, start, world, self.batch_size, stop)
+
+    def rows(self, epoch: int, ranges: list[tuple[int, int]]) -> Iterator[dict[str, Any]]:
+        """Rows at the global positions ``ranges`` (ascending, non-overlapping) of the epoch's order."""
+        order = self.order.epoch_order(epoch)
+        positions = np.concatenate([np.arange(a, b) for a, b in ranges] or [np.zeros(0, np.int64)])
+        reader = training_reader(self.filesystem, self.fmt, read_ahead_batches=0)
+        low = 0
+        for block, high in zip(self.order.blocks(epoch), self.order.block_ends(epoch), strict=True):
+            mine = positions[(positions >= low) & (positions < high)]
+            low = high
+            if len(mine):
+                yield from self._block_rows(reader, block, order[mine])
+
+    def _block_rows(
+        self, reader: ShardReader, block: list[int], wanted: np.ndarray
+    ) -> Iterator[dict[str, Any]]:
+        slot = {(int(s), int(r)): k for k, (s, r) in enumerate(wanted)}
+        got: list[dict[str, Any] | None] = [None] * len(wanted)
+        for shard in block:
+            last = max((r for s, r in slot if s == shard), default=-1)
+            if last < 0:
+                continue
+            for row_number, row in enumerate(reader.rows([self.order.shards[shard].path])):
+                if (shard, row_number) in slot:
+                    got[slot[shard, row_number]] = row
+                if row_number >= last:
+                    break
+        missing = [k for k, row in enumerate(got) if row is None]
+        if missing:
+            shard, row_number = wanted[missing[0]]
+            raise ValueError(
+                f"row {row_number} of {self.order.shards[shard].path} is in the sample order but not in "
+                "the shard (the lake changed under the run)"
+            )
+        yield from (row for row in got if row is not None)
+
+    def batches(self, epoch: int, slices: list[tuple[int, int]]) -> Iterator[Batch]:
+        """One decoded batch per ``(start, stop)`` slice of global positions, decoded ahead in a thread."""
+
+        def decoded() -> Iterator[Batch]:
+            rows = self.rows(epoch, slices)
+            for start, stop in slices:
+                chunk = [next(rows) for _ in range(stop - start)]
+                yield decode_rows(chunk, self.spec, True, seed=self.order.seed, epoch=epoch)
+
+        return read_ahead(decoded(), self.read_ahead_batches, name="train-batches")
+
+
+@dataclass
 class StreamedShardBatches:
-    """Batches streamed by the worker itself from committed shards.
+    """Validation batches streamed by the worker itself from committed shards.
 
     Each rank reads every ``world_size``-th shard; with fewer shards than ranks, every rank reads them
     all and keeps every ``world_size``-th row instead. Either way each sample goes to exactly one rank.
-    Used for validation (no per-epoch dataset start-up) and, with ``fmt="webdataset"``, for training.
     """
 
     fmt: str  # "parquet" | "webdataset"
     filesystem: Any  # pyarrow.fs.FileSystem
-    shards: dict[str, list[str]]  # split -> shard paths in the filesystem's terms
-    families: dict[str, frozenset[str]]  # split -> family ids that belong to it
+    shards: list[str]  # shard paths in the filesystem's terms
+    families: frozenset[str]  # family ids to keep
     spec: InputSpec
     batch_size: int
-    seed: int = 0
-    shuffle_buffer: int = 256
 
     def rows(self, paths: list[str]) -> Iterator[dict[str, Any]]:
         return training_reader(self.filesystem, self.fmt).rows(paths)
 
-    def _rows_of_rank(
-        self, paths: list[str], wanted: frozenset[str], rank: int, world: int
-    ) -> Iterator[dict[str, Any]]:
+    def _rows_of_rank(self, rank: int, world: int) -> Iterator[dict[str, Any]]:
+        paths = list(self.shards)
         if len(paths) >= world:
-            return (r for r in self.rows(paths[rank::world]) if r["family_id"] in wanted)
+            return (r for r in self.rows(paths[rank::world]) if r["family_id"] in self.families)
         mine = (r for i, r in enumerate(self.rows(paths)) if i % world == rank)
-        return (r for r in mine if r["family_id"] in wanted)
+        return (r for r in mine if r["family_id"] in self.families)
 
-    def __call__(self, split: str, epoch: int) -> Iterator[Batch]:
-        import ray.train
-
-        context = ray.train.get_context()
-        rank, world = context.get_world_rank(), context.get_world_size()
-        train = split == "train"
-        rng = np.random.default_rng([self.seed, epoch, rank])
-        paths = list(self.shards[split])
-        if train:
-            np.random.default_rng([self.seed, epoch]).shuffle(paths)  # same order on every rank
-        rows = self._rows_of_rank(paths, self.families[split], rank, world)
-        if train:
-            rows = _shuffled(rows, self.shuffle_buffer, rng)
+    def batches(self, rank: int, world: int) -> Iterator[Batch]:
+        """This rank's share of the samples, decoded for evaluation (no random draws)."""
         pending: list[dict[str, Any]] = []
-        for row in rows:
+        for row in self._rows_of_rank(rank, world):
             pending.append(row)
             if len(pending) == self.batch_size:
-                yield decode_rows(pending, self.spec, train, seed=self.seed, epoch=epoch)
+                yield decode_rows(pending, self.spec, False)
                 pending = []
         if pending:
-            yield decode_rows(pending, self.spec, train, seed=self.seed, epoch=epoch)
-
-
-@dataclass
-class SplitSources:
-    """Training batches from one source, validation batches from another."""
-
-    train: Any
-    val: Any
-
-    def __call__(self, split: str, epoch: int) -> Iterator[Batch]:
-        return (self.train if split == "train" else self.val)(split, epoch)
-
-
-def _shuffled(
-    rows: Iterator[dict[str, Any]], size: int, rng: np.random.Generator
-) -> Iterator[dict[str, Any]]:
-    """A bounded shuffle buffer (rows leave in random order once ``size`` are waiting)."""
-    buffer: list[dict[str, Any]] = []
-    for row in rows:
-        buffer.append(row)
-        if len(buffer) >= size:
-            yield buffer.pop(int(rng.integers(len(buffer))))
-    rng.shuffle(buffer)  # type: ignore[arg-type]
-    yield from buffer
+            yield decode_rows(pending, self.spec, False)

@@ -7,15 +7,28 @@ the heads (with zero weight) so DistributedDataParallel sees every parameter use
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-__all__ = ["LossSettings", "evaluate", "loss_terms", "recalibrate_batchnorm", "to_tensors", "train_epoch"]
+from dfdc_lake.train.model.precision import Precision
+from dfdc_lake.train.seeding import numpy_rng, torch_generator
+
+__all__ = [
+    "Draws",
+    "EpochProgress",
+    "LossSettings",
+    "evaluate",
+    "hidden_faces",
+    "loss_terms",
+    "recalibrate_batchnorm",
+    "to_tensors",
+    "train_epoch",
+]
 
 Batch = dict[str, np.ndarray]
 
@@ -92,6 +105,38 @@ def _synced(batches: Iterable[Batch], world_size: int, device: torch.device) -> 
         yield batch
 
 
+@dataclass(frozen=True)
+class Draws:
+    """What a training step's random draws derive from (``train.seeding``): run seed, epoch, rank."""
+
+    seed: int = 0
+    epoch: int = 0
+    rank: int = 0
+
+
+@dataclass
+class EpochProgress:
+    """Where one rank stands in an epoch: steps taken, samples seen, loss sums (in step checkpoints)."""
+
+    step: int = 0
+    seen: int = 0
+    sums: dict[str, float] = field(
+        default_factory=lambda: dict.fromkeys(("loss", "main", "face", "audio"), 0.0)
+    )
+
+    def stats(self) -> dict[str, float]:
+        """Mean losses over the samples seen, and their count."""
+        means = {f"train_{k}": v / max(self.seen, 1) for k, v in self.sums.items()}
+        return means | {"train_samples": self.seen}
+
+
+def hidden_faces(sample_ids: Iterable[str], share: float, draws: Draws) -> np.ndarray:
+    """Which samples get their face stream hidden (modality dropout): one draw per (seed, epoch, sample)."""
+    return np.array(
+        [numpy_rng(draws.seed, draws.epoch, str(s), "modality").random() < share for s in sample_ids]
+    )
+
+
 def train_epoch(
     model: torch.nn.Module,
     optimizer: torch.optim.Optimizer,
@@ -99,36 +144,50 @@ def train_epoch(
     settings: LossSettings,
     device: torch.device,
     world_size: int = 1,
-    rng: np.random.Generator | None = None,
     keep_recent: list[Batch] | None = None,
     keep_samples: int = 0,
+    *,
+    draws: Draws | None = None,
+    progress: EpochProgress | None = None,
+    after_step: Callable[[EpochProgress], None] | None = None,
+    precision: Precision | None = None,
 ) -> dict[str, float]:
     """One pass over the training batches; returns mean losses and the sample count.
 
     The last ``keep_samples`` samples' batches are left in ``keep_recent`` (for BN recalibration).
+    Every draw comes from ``draws`` and the step number (dropout) or the sample id (modality
+    dropout), so a pass resumed from ``progress`` (a step checkpoint's) continues exactly as the
+    uninterrupted one; ``after_step`` runs after each optimizer step (the step checkpoint hook).
     """
-    rng = rng or np.random.default_rng()
+    draws = draws or Draws()
+    progress = progress or EpochProgress()
+    amp = precision or Precision("fp32", device.type)
     model.train()
-    sums: dict[str, float] = {"loss": 0.0, "main": 0.0, "face": 0.0, "audio": 0.0}
-    seen = 0
     for batch in _synced(batches, world_size, device):
         if keep_recent is not None and keep_samples > 0:
             keep_recent.append(batch)
             while sum(len(b["label"]) for b in keep_recent[1:]) >= keep_samples:
                 keep_recent.pop(0)
+        # torch's dropout layers draw from the global generator: seed it per step, not once per process.
+        torch.manual_seed(
+            torch_generator(draws.seed, draws.epoch, "dropout", progress.step, draws.rank).initial_seed()
+        )
         t = to_tensors(batch, device)
-        hide = rng.random(len(batch["label"])) < settings.modality_dropout
+        hide = hidden_faces(batch["sample_id"], settings.modality_dropout, draws)
         t["has_face"] = torch.from_numpy((~hide).astype(np.float32)).to(device)
-        out = model(t["faces"], t["mel"], t["has_face"], t["has_audio"])
-        terms = loss_terms(out, t, settings)
+        with amp.autocast():
+            out = model(t["faces"], t["mel"], t["has_face"], t["has_audio"])
+            terms = loss_terms(out, t, settings)
         optimizer.zero_grad(set_to_none=True)
-        terms["loss"].backward()
-        optimizer.step()
+        amp.step(terms["loss"], optimizer)
         n = len(batch["label"])
-        seen += n
-        for key in sums:
-            sums[key] += float(terms[key].detach()) * n
-    return {f"train_{k}": v / max(seen, 1) for k, v in sums.items()} | {"train_samples": seen}
+        progress.seen += n
+        for key in progress.sums:
+            progress.sums[key] += float(terms[key].detach()) * n
+        progress.step += 1
+        if after_step is not None:
+            after_step(progress)
+    return progress.stats()
 
 
 @torch.no_grad()
@@ -157,19 +216,24 @@ def recalibrate_batchnorm(model: torch.nn.Module, batches: list[Batch], device: 
 
 
 @torch.no_grad()
-def evaluate(model: torch.nn.Module, batches: Iterable[Batch], device: torch.device) -> dict[str, Any]:
-    """Per-track logits of every head, with labels and video ids, over the given batches.
+def evaluate(
+    model: torch.nn.Module, batches: Iterable[Batch], device: torch.device, precision: Precision | None = None
+) -> dict[str, Any]:
+    """Per-track logits of every head (and ``fake_crops``: the fused head per crop), with labels and
+    video ids, over the given batches.
 
     Pass the unwrapped module (not the DDP wrapper): ranks hold different numbers of validation
     batches, and DDP's forward would try to synchronise buffers between them.
     """
     model.eval()
     parts: dict[str, list[np.ndarray]] = {k: [] for k in ("fake", "face", "audio", "label", "face_label")}
-    parts.update({"audio_label": [], "video_id": []})
+    parts.update({"audio_label": [], "video_id": [], "fake_crops": []})
+    amp = precision or Precision("fp32", device.type)
     for batch in batches:
         t = to_tensors(batch, device)
-        logits = model(t["faces"], t["mel"], t["has_face"], t["has_audio"])
-        for key in ("fake", "face", "audio"):
+        with amp.autocast():
+            logits = model(t["faces"], t["mel"], t["has_face"], t["has_audio"], per_crop=True)
+        for key in ("fake", "face", "audio", "fake_crops"):
             parts[key].append(logits[key].float().cpu().numpy())
         audio_label = np.where(np.asarray(batch["has_audio"]) > 0, batch["audio_label"], np.nan)
         parts["audio_label"].append(np.asarray(audio_label, dtype=np.float64))

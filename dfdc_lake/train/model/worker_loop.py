@@ -1,8 +1,12 @@
 """The function every Ray Train worker runs: build or restore the model, then train/validate per epoch.
 
-Resuming: Ray Train hands the latest checkpoint of a run with the same ``RunConfig(name,
-storage_path)`` to ``get_checkpoint()``; the saved epoch number makes the loop continue after it,
-and metrics lines of epochs that had not been checkpointed are dropped from ``metrics.jsonl``.
+Resuming (``model.resume``): Ray Train hands the latest epoch checkpoint of a run with the same
+``RunConfig(name, storage_path)`` to ``get_checkpoint()``; a step checkpoint written later in the
+run wins over it, and the loop continues mid-epoch from its data position. Metrics lines of epochs
+that had not been checkpointed are dropped from ``metrics.jsonl``.
+
+Log contract (other tools grep these lines): ``step checkpoint: epoch E step S`` once a step
+checkpoint is durably written, ``resumed from epoch E step S`` when a run continues from one.
 """
 
 from __future__ import annotations
@@ -13,16 +17,24 @@ import math
 import os
 import tempfile
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
 from typing import Any
-
-import numpy as np
 
 from dfdc_lake.train.config import TrainConfig
 from dfdc_lake.train.driver.run_files import RunFiles
 from dfdc_lake.train.inputs.features import InputSpec
+from dfdc_lake.train.inputs.order import rank_slices
 from dfdc_lake.train.model.network import ModelSpec
-from dfdc_lake.train.model.steps import LossSettings, evaluate, recalibrate_batchnorm, train_epoch
+from dfdc_lake.train.model.resume import StartPoint, save_step_checkpoint, start_point
+from dfdc_lake.train.model.steps import (
+    Draws,
+    EpochProgress,
+    LossSettings,
+    evaluate,
+    recalibrate_batchnorm,
+    train_epoch,
+)
 from dfdc_lake.train.model.validation import concat_predictions, epoch_metrics
 
 __all__ = ["CHECKPOINT_FILE", "WorkerPlan", "checkpoint_dir_name", "train_loop_per_worker"]
@@ -48,29 +60,14 @@ class WorkerPlan:
     loss: LossSettings
     train_fake_rate: float  # video-level fake rate of the training side (the prior)
     model_rate: float  # the fake rate the model's logits are calibrated for (0.5 with pos_weight)
-    source: Any  # RayDataBatches | StreamedShardBatches | SplitSources (train.inputs.batches)
+    train_batches: Any  # train.inputs.batches.OrderedShardBatches
+    val_batches: Any  # train.inputs.batches.StreamedShardBatches
     run_files: RunFiles
     meta: dict[str, Any]  # copied into every checkpoint (lake, folds summary, ingest config...)
 
 
 def _cosine_lr(base: float, epoch: int, epochs: int) -> float:
     return base * 0.5 * (1.0 + math.cos(math.pi * epoch / max(epochs, 1)))
-
-
-def _restore(model: Any, optimizer: Any) -> int:
-    """Load the latest checkpoint if Ray Train has one; returns the first epoch to run."""
-    import ray.train
-    import torch
-
-    checkpoint = ray.train.get_checkpoint()
-    if checkpoint is None:
-        return 0
-    with checkpoint.as_directory() as folder:
-        state = torch.load(os.path.join(folder, CHECKPOINT_FILE), map_location="cpu", weights_only=False)
-    model.load_state_dict(state["model"])
-    optimizer.load_state_dict(state["optimizer"])
-    log.info("resuming after epoch %d from %s", state["epoch"], checkpoint.path)
-    return int(state["epoch"]) + 1
 
 
 def _gather(payload: dict[str, Any], world_size: int) -> list[dict[str, Any]]:
@@ -113,7 +110,7 @@ def _epoch_record(plan: WorkerPlan, epoch: int, lr: float, gathered: list[dict[s
     train_stats["train_s"] = max(g["train"]["train_s"] for g in gathered)
     train_stats["epoch_s"] = max(g["train"]["epoch_s"] for g in gathered)
     preds = concat_predictions(g["val"] for g in gathered)
-    metrics = epoch_metrics(preds, plan.train_fake_rate, plan.model_rate)
+    metrics = epoch_metrics(preds, plan.train_fake_rate, plan.model_rate, plan.config.aggregation)
     record = {"epoch": epoch, "lr": lr, **train_stats, "train_samples": samples, **metrics}
     record["checkpoint"] = checkpoint_dir_name(epoch)
     return {k: _finite(v) for k, v in record.items()}
@@ -147,6 +144,72 @@ def _save_and_report(plan: WorkerPlan, record: dict[str, Any], model: Any, optim
         )
 
 
+def _recent_before(plan: WorkerPlan, epoch: int, start: StartPoint, rank: int, world: int) -> list[Any]:
+    """The batches BN recalibration would hold at the start point had the epoch run from its start.
+
+    They are read again (their draws derive from the sample ids), so a resumed epoch recalibrates
+    on exactly the batches an uninterrupted one does (with the same worker count).
+    """
+    keep = plan.config.bn_recalibration_samples
+    if keep <= 0 or start.position <= 0:
+        return []
+    slices = rank_slices(plan.train_batches.steps(0, world, stop=start.position), rank)
+    chosen: list[tuple[int, int]] = []
+    after = 0
+    for first, stop in reversed(slices):  # what train_epoch's trimming would have kept
+        if after >= keep:
+            break
+        chosen.insert(0, (first, stop))
+        after += stop - first
+    return list(plan.train_batches.batches(epoch, chosen))
+
+
+def _checkpoint_hook(
+    plan: WorkerPlan, model: Any, optimizer: Any, point: StartPoint, ends: list[int], rank: int
+) -> Callable[[EpochProgress], None]:
+    """After each step: every ``checkpoint_every_steps`` steps, write the step checkpoint (rank 0)."""
+    every = plan.config.checkpoint_every_steps
+    total = plan.train_batches.order.num_samples
+
+    def after_step(progress: EpochProgress) -> None:
+        position = ends[progress.step - point.step - 1]
+        if every <= 0 or progress.step % every or position >= total:  # the epoch checkpoint is next
+            return
+        gathered = _gather(asdict(progress), point.world)
+        if rank != 0:
+            return
+        at = StartPoint(point.epoch, position, progress.step, point.world)
+        save_step_checkpoint(plan.run_files, at, [EpochProgress(**g) for g in gathered], model, optimizer)
+        print(f"step checkpoint: epoch {point.epoch} step {progress.step}", flush=True)
+
+    return after_step
+
+
+def _train_one_epoch(
+    plan: WorkerPlan, wrapped: Any, model: Any, optimizer: Any, point: StartPoint, device: Any, precision: Any
+) -> dict[str, Any]:
+    """Train the rest of ``point.epoch`` from ``point``; BN recalibrated; returns the epoch's stats."""
+    import ray.train
+
+    rank, world = ray.train.get_context().get_world_rank(), ray.train.get_context().get_world_size()
+    cfg, epoch = plan.config, point.epoch
+    if point.position and rank == 0:
+        print(f"resumed from epoch {epoch} step {point.step}", flush=True)
+    steps = plan.train_batches.steps(point.position, world)
+    recent = _recent_before(plan, epoch, point, rank, world)
+    here = StartPoint(epoch, point.position, point.step, world)
+    stats = train_epoch(
+        wrapped, optimizer, plan.train_batches.batches(epoch, rank_slices(steps, rank)), plan.loss,
+        device, world, keep_recent=recent, keep_samples=cfg.bn_recalibration_samples,
+        draws=Draws(cfg.seed, epoch, rank), progress=point.progress_of(rank, world),
+        after_step=_checkpoint_hook(plan, model, optimizer, here, [s.stop for s in steps], rank),
+        precision=precision,
+    )  # fmt: skip
+    recalibrate_batchnorm(model, recent, device)
+    _average_batchnorm(model, world)
+    return stats
+
+
 def train_loop_per_worker(loop_config: dict[str, Any]) -> None:
     """Ray Train entry point; ``loop_config['plan']`` is a :class:`WorkerPlan`."""
     import ray.train
@@ -159,26 +222,23 @@ def train_loop_per_worker(loop_config: dict[str, Any]) -> None:
     rank, world = context.get_world_rank(), context.get_world_size()
     device = ray.train.torch.get_device()
     from dfdc_lake.train.model.network import build_model
+    from dfdc_lake.train.model.precision import Precision
+
+    precision = Precision.of(cfg.precision, device)
 
     model = build_model(plan.model_spec, seed=cfg.seed).to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    start_epoch = _restore(model, optimizer)
+    point = start_point(model, optimizer, plan.run_files)
     wrapped = ray.train.torch.prepare_model(model)
-    for epoch in range(start_epoch, cfg.epochs):
+    for epoch in range(point.epoch, cfg.epochs):
         lr = _cosine_lr(cfg.lr, epoch, cfg.epochs)
         for group in optimizer.param_groups:
             group["lr"] = lr
-        rng = np.random.default_rng([cfg.seed, epoch, rank])
         started = time.monotonic()
-        recent: list[dict[str, Any]] = []
-        train_stats = train_epoch(
-            wrapped, optimizer, plan.source("train", epoch), plan.loss, device, world, rng,
-            keep_recent=recent, keep_samples=cfg.bn_recalibration_samples,
-        )  # fmt: skip
-        recalibrate_batchnorm(model, recent, device)
-        _average_batchnorm(model, world)
+        here = point if epoch == point.epoch else StartPoint(epoch)
+        train_stats = _train_one_epoch(plan, wrapped, model, optimizer, here, device, precision)
         train_stats["train_s"] = time.monotonic() - started
-        preds = evaluate(model, plan.source("val", epoch), device)
+        preds = evaluate(model, plan.val_batches.batches(rank, world), device, precision)
         train_stats["epoch_s"] = time.monotonic() - started
         gathered = _gather({"train": train_stats, "val": preds}, world)
         if rank != 0:
