@@ -7,6 +7,7 @@ This is the only module of the ingest path that builds Ray tasks and actors.
 
 from __future__ import annotations
 
+import functools
 import random
 import uuid
 from collections import Counter
@@ -17,6 +18,8 @@ import ray
 
 from dfdc_lake.config import Config, FaceConfig
 from dfdc_lake.ingest.chunk import GroupResult
+from dfdc_lake.ingest.detector_calls import detect_on_actors
+from dfdc_lake.ingest.fault_points import hold_if_armed, read_then_hold
 from dfdc_lake.lake.lake import Lake
 from dfdc_lake.plan.chunks import FamilyGroup
 
@@ -47,6 +50,7 @@ class DetectorActor:
         }
 
     def detect(self, frames: Any) -> list[Any]:
+        hold_if_armed("detect")  # off unless the node-loss test turned fault points on for this node
         return self.detector.detect_downscaled(frames)
 
 
@@ -157,9 +161,8 @@ _TASK_DETECTORS: dict[str, Any] = {}  # per worker process: faces config JSON ->
 
 def _detect_fn(config: Config, detectors: list[Any]) -> Any:
     """Detection through a random actor of the pool, or with this worker's own MTCNN (loaded once)."""
-    if detectors:
-        pool = DetectorPool(actors=detectors, num_gpus_each=0.0)
-        return lambda frames: ray.get(pool.pick().detect.remote(frames))
+    if detectors:  # a random actor each call, another one while it is lost (detector_calls)
+        return functools.partial(detect_on_actors, detectors)
     from dfdc_lake.stages.faces import FaceDetector
 
     key = config.faces.model_dump_json()
@@ -181,13 +184,16 @@ def _family_group_task(
     import torch
 
     from dfdc_lake.ingest.chunk import process_family_group
+    from dfdc_lake.source.storage import read_clip
     from dfdc_lake.stages.family import FamilyProcessor
 
     config = Config.model_validate(config_json)
     # One torch thread per CPU the task holds: tasks run one per CPU, and MTCNN here (no actor) must not
     # take the other tasks' cores.
     torch.set_num_threads(max(1, int(config.ray.cpus_per_decoder)))
-    processor = FamilyProcessor(config=config, detect=_detect_fn(config, detectors))
+    processor = FamilyProcessor(
+        config=config, detect=_detect_fn(config, detectors), read=read_then_hold(read_clip)
+    )
     return process_family_group(
         group,
         lake,

@@ -25,6 +25,7 @@ from typing import Protocol
 
 from dfdc_lake.config import Config
 from dfdc_lake.errors import StorageError
+from dfdc_lake.ingest.fault_points import hold_if_armed
 from dfdc_lake.lake.commit import CommitRecord
 from dfdc_lake.lake.lake import Lake
 from dfdc_lake.lake.lock import LakeLock
@@ -124,6 +125,7 @@ def process_family_group(
                 for stage, seconds in result.timings_s.items():
                     timings[stage] += seconds
                 timings["write"] += time.perf_counter() - t_write
+                hold_if_armed("write")  # off unless the node-loss test turned fault points on here
                 family_outcomes = result.outcomes
             outcomes.extend(family_outcomes)
             if progress is not None:
