@@ -56,6 +56,9 @@ def add_arguments(parser: argparse.ArgumentParser, name: str = "predict") -> Non
     parser.add_argument("--device", default="cpu", help="torch device for the detector model (default cpu)")
     parser.add_argument("--json", action="store_true",
                         help="print a JSON summary on stdout (videos, files written, labels by mode)")  # fmt: skip
+    parser.add_argument("--aggregation", choices=("max", "confident"), default=None,
+                        help="video score from its tracks: max over tracks, or the DFDC winner's confident "
+                             "strategy over per-crop scores (default: what the run validated with)")  # fmt: skip
 
 
 def _videos(args: argparse.Namespace) -> list[str]:
@@ -114,8 +117,9 @@ def run(args: argparse.Namespace) -> int:
     videos = _videos(args)
     checkpoint = load_checkpoint(args.checkpoint, device=args.device)
     scorer = VideoScorer(
-        checkpoint, _ingest_config(args, checkpoint.meta.get("ingest_config")), args.fake_rate, args.clip
-    )
+        checkpoint, _ingest_config(args, checkpoint.meta.get("ingest_config")), args.fake_rate, args.clip,
+        args.aggregation,
+    )  # fmt: skip
     predictions = []
     for source in videos:
         prediction = scorer.process(source)

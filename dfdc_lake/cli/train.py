@@ -3,6 +3,8 @@
     dfdc-lake train ./lake --storage-path ./runs --name av1 --epochs 10
     dfdc-lake train s3://bucket/lake --storage-path s3://bucket/runs --num-workers 8 --use-gpu
     dfdc-lake train ./lake --split-by part --val-parts 45,46,47,48,49 --set backbone=efficientnet_b0
+    dfdc-lake train s3://bucket/lake --storage-path s3://bucket/runs --recipe dfdc --use-gpu
+    dfdc-lake train ./lake --storage-path ./runs --name av1 --recipe dfdc --preview 16
 
 Run the same command again (same --storage-path and --name) to resume from the last checkpoint.
 """
@@ -55,6 +57,12 @@ def add_arguments(parser: argparse.ArgumentParser, name: str = "train") -> None:
         "--name", default="dfdc-av", help="run name; an existing run is resumed (default dfdc-av)"
     )
     parser.add_argument("--config", help="training settings file (JSON or YAML, TrainConfig fields)")
+    parser.add_argument("--recipe", choices=("demo", "dfdc"), default=None,
+                        help="named defaults the file and --set go on top of: demo (CPU demo) or dfdc "
+                             "(the DFDC 1st-place setup) (default: the file's recipe, else demo)")  # fmt: skip
+    parser.add_argument("--preview", type=int, default=None, metavar="N",
+                        help="write STORAGE_PATH/NAME/augmentations.html with N training samples as the "
+                             "model would see them (augmented), and exit without training")  # fmt: skip
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                         help="override any training setting, e.g. --set dropout=0.3 (repeatable)")  # fmt: skip
     parser.add_argument("--val-parts", help="with --split-by part: comma-separated parts that validate")
@@ -70,7 +78,6 @@ def add_arguments(parser: argparse.ArgumentParser, name: str = "train") -> None:
         parser.add_argument(
             "--" + flag.replace("_", "-"), dest=flag, type=kind, help=f"{help_text} (default {default})"
         )
-
     from dfdc_lake.cli.common import DeprecatedAlias
 
     parser.add_argument(
@@ -93,7 +100,13 @@ def run(args: argparse.Namespace) -> int:
     from dfdc_lake.train.config import load_train_config
     from dfdc_lake.train.driver.trainer import train
 
-    cfg = load_train_config(args.config, args.overrides).with_overrides(_overrides(args))
+    cfg = load_train_config(args.config, args.overrides, args.recipe).with_overrides(_overrides(args))
+    if args.preview is not None:
+        from dfdc_lake.report.augmentations import write_augmentation_page
+
+        page = write_augmentation_page(Lake.open(args.lake), args.storage_path, args.name, cfg, args.preview)
+        print(json.dumps({"preview": page, "samples": args.preview}), file=sys.stdout, flush=True)
+        return 0
     result = train(Lake.open(args.lake), args.storage_path, args.name, cfg, address=args.address)
     last = result.metrics[-1] if result.metrics else {}
     summary = {

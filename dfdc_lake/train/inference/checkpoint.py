@@ -54,7 +54,8 @@ def load_checkpoint(path: str, device: str = "cpu") -> LoadedCheckpoint:
     filesystem, base = arrow_filesystem(url)
     with filesystem.open_input_stream(f"{base}/{CHECKPOINT_FILE}") as stream:
         state = torch.load(io.BytesIO(stream.read()), map_location=device, weights_only=False)
-    spec = ModelSpec(**{**state["model_spec"], "pretrained_path": None})  # weights come from the checkpoint
+    # The weights come from the checkpoint, never from a file or the Hugging Face cache.
+    spec = ModelSpec(**{**state["model_spec"], "pretrained_path": None, "pretrained": False})
     model = build_model(spec)
     model.load_state_dict(state["model"])
     model.to(device).eval()

@@ -61,15 +61,24 @@ WINNERS_CHAIN = ChainSettings()
 
 
 def _segment_mask(size: int, a: np.ndarray, b: np.ndarray, radius: float) -> torch.Tensor:
-    """Boolean ``[S, S]`` mask of the pixels within ``radius`` of the segment ``a``-``b`` (pixels)."""
-    yy, xx = torch.meshgrid(
-        torch.arange(size, dtype=torch.float32), torch.arange(size, dtype=torch.float32), indexing="ij"
-    )
+    """Boolean ``[S, S]`` mask of the pixels within ``radius`` of the segment ``a``-``b`` (pixels).
+
+    Distances are computed only inside the segment's bounding box grown by ``radius``.
+    """
+    mask = torch.zeros((size, size), dtype=torch.bool)
     ax, ay, bx, by = (float(v) for v in (a[0], a[1], b[0], b[1]))
+    x0, x1 = int(np.clip(min(ax, bx) - radius, 0, size)), int(np.clip(max(ax, bx) + radius + 1, 0, size))
+    y0, y1 = int(np.clip(min(ay, by) - radius, 0, size)), int(np.clip(max(ay, by) + radius + 1, 0, size))
+    if x1 <= x0 or y1 <= y0:
+        return mask
+    yy, xx = torch.meshgrid(
+        torch.arange(y0, y1, dtype=torch.float32), torch.arange(x0, x1, dtype=torch.float32), indexing="ij"
+    )
     dx, dy = bx - ax, by - ay
     length2 = max(dx * dx + dy * dy, 1e-6)
     t = (((xx - ax) * dx + (yy - ay) * dy) / length2).clamp(0.0, 1.0)
-    return (xx - ax - t * dx) ** 2 + (yy - ay - t * dy) ** 2 <= radius * radius
+    mask[y0:y1, x0:x1] = (xx - ax - t * dx) ** 2 + (yy - ay - t * dy) ** 2 <= radius * radius
+    return mask
 
 
 def _part_segment(points: np.ndarray, part: str) -> tuple[np.ndarray, np.ndarray, float]:

@@ -148,6 +148,9 @@ def _stretch(image: Any, size_px: int) -> Any:
 # The winner's IsotropicResize pairs (interpolation when shrinking, when enlarging: OpenCV's INTER_AREA,
 # INTER_CUBIC, INTER_LINEAR); training picks one at random, evaluation uses the first (his validation's).
 ISOTROPIC_MODES = (("area", "bicubic"), ("area", "bilinear"), ("bilinear", "bilinear"))
+# As torch's uint8 kernels (~40x faster than its float path on a 380 px crop): INTER_AREA's shrinking is
+# an antialiased bilinear one; INTER_LINEAR shrinks without antialiasing.
+_TORCH_MODES = {"area": ("bilinear", True), "bilinear": ("bilinear", False), "bicubic": ("bicubic", True)}
 
 
 def isotropic_resize(
@@ -163,13 +166,11 @@ def isotropic_resize(
     h, w = int(image.shape[-2]), int(image.shape[-1])
     scale = size_px / max(h, w)
     nh, nw = max(1, min(size_px, round(h * scale))), max(1, min(size_px, round(w * scale)))
-    mode = modes[0] if scale < 1 else modes[1]
-    resized = interpolate(
-        image[None].float(), size=(nh, nw), mode=mode, **({} if mode == "area" else {"align_corners": False})
-    )
+    mode, antialias = _TORCH_MODES[modes[0] if scale < 1 else modes[1]]
+    resized = interpolate(image[None], size=(nh, nw), mode=mode, antialias=antialias, align_corners=False)
     out = torch.zeros((3, size_px, size_px), dtype=torch.uint8)
     top, left = (size_px - nh) // 2, (size_px - nw) // 2
-    out[:, top : top + nh, left : left + nw] = resized[0].round_().clamp_(0, 255).to(torch.uint8)
+    out[:, top : top + nh, left : left + nw] = resized[0]
     return out, (left, top, nw, nh)
 
 
