@@ -157,3 +157,24 @@ def test_validation_scores_videos_with_the_chosen_aggregation() -> None:
     assert by_confident["val_aggregation"] == "confident"
     assert by_confident["val_log_loss"] == pytest.approx(-np.log(0.95))
     assert by_max["val_log_loss"] > by_confident["val_log_loss"]
+
+
+def test_predict_scores_a_video_with_the_runs_aggregation_unless_told_otherwise() -> None:
+    from dfdc_lake.config import Config
+    from dfdc_lake.train.inference.checkpoint import LoadedCheckpoint
+    from dfdc_lake.train.inference.scorer import VideoScorer
+    from dfdc_lake.train.inputs.features import InputSpec
+
+    checkpoint = LoadedCheckpoint(None, InputSpec(), 0.5, 0.5, {"video_aggregation": "confident"}, "run")
+    logit = float(np.log(0.95 / 0.05))
+    tracks = np.array([0.0])  # the track head is undecided; its 16 crops are confidently fake
+    crops = np.full((1, 16), logit)
+    assert VideoScorer(checkpoint, Config()).strategy == "confident"
+    assert VideoScorer(checkpoint, Config())._probability(tracks, crops) == pytest.approx(0.95)
+    assert VideoScorer(checkpoint, Config(), aggregation="max")._probability(tracks, crops) == pytest.approx(
+        0.5
+    )
+    older = LoadedCheckpoint(
+        None, InputSpec(), 0.5, 0.5, {"video_aggregation": "max over face tracks"}, "run"
+    )
+    assert VideoScorer(older, Config()).strategy == "max"
