@@ -30,6 +30,7 @@ __all__ = [
     "LakeCommitError",
     "LakeLockedError",
     "LakeNotFoundError",
+    "NoSpaceError",
     "SourceProblemsError",
     "StorageError",
     "VideoDecodeError",
@@ -93,6 +94,11 @@ class VideoDecodeError(DfdcLakeError):
 
 class StorageError(DfdcLakeError, OSError):
     """Reading or writing the source or the lake failed after retries (disk full, denied, S3 down)."""
+
+
+class NoSpaceError(StorageError):
+    """The lake's file system is full (ENOSPC, or a quota: EDQUOT). Ingest stops at once instead of
+    failing chunk after chunk; what was committed stays, and a rerun after freeing space goes on."""
 
 
 class LakeCommitError(DfdcLakeError):

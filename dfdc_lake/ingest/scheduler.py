@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from dfdc_lake.config import Config
-from dfdc_lake.errors import LakeCommitError, StorageError
+from dfdc_lake.errors import LakeCommitError, NoSpaceError, StorageError
 from dfdc_lake.ingest.chunk import (
     GroupResult,
     commit_chunk_attempt,
@@ -134,6 +134,17 @@ def _error_text(err: BaseException) -> str:
     return f"{type(err).__name__}: {str(err)[:500]}"
 
 
+def _out_of_space(err: BaseException, lake: Lake, chunk_id: str) -> NoSpaceError:
+    """The run-stopping error for a full lake disk, from a task's error (Ray's carries it as ``cause``)
+    or the driver's own."""
+    cause = getattr(err, "cause", None) or err
+    return NoSpaceError(
+        f"the lake {lake.url} is out of space (chunk {chunk_id} stopped): {cause}; the chunks committed "
+        "so far stay, and nothing of the others is committed: free some space, then rerun the same "
+        "command to go on"
+    )
+
+
 def _settle(
     ref: Any, attempt: ChunkAttempt, queue: FamilyTaskQueue, lake: Lake, config: Config, lock: LakeLock
 ) -> tuple[str, str | None] | None:
@@ -143,11 +154,15 @@ def _settle(
     try:
         result = ray.get(ref)
     except Exception as err:  # retries exhausted, or the task raised: the chunk stays uncommitted
+        if isinstance(err, NoSpaceError) or isinstance(getattr(err, "cause", None), NoSpaceError):
+            raise _out_of_space(err, lake, attempt.chunk_id) from err  # every next chunk would fail too
         return (attempt.chunk_id, _error_text(err)) if queue.failed(attempt, _error_text(err)) else None
     if not queue.done(attempt, result):
         return None
     try:
         commit_chunk_attempt(attempt.chunk, attempt.attempt_id, attempt.results, lake, config, lock)
+    except NoSpaceError as err:
+        raise _out_of_space(err, lake, attempt.chunk_id) from err
     except (LakeCommitError, StorageError) as err:  # a lost lock (LakeLockedError) stops the run instead
         queue.abandon(attempt, _error_text(err))
         return attempt.chunk_id, _error_text(err)
@@ -199,4 +214,6 @@ def run_family_tasks(
                 lock.check()  # raises if another run took the lock over: stop committing
                 last_check = time.monotonic()
     finally:
+        for ref in running:  # a run stopped early (a full disk, a lost lock): stop its tasks writing
+            ray.cancel(ref, force=True)
         tasks.close()

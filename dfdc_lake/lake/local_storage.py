@@ -17,10 +17,11 @@ from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager, suppress
 from typing import IO
 
-from dfdc_lake.errors import StorageError
+from dfdc_lake.errors import NoSpaceError, StorageError
 from dfdc_lake.io.retry import RetryPolicy
 from dfdc_lake.io.s3_settings import redact
 from dfdc_lake.lake.storage import Storage, check_rel
+from dfdc_lake.units import human_bytes
 
 __all__ = ["LocalStorage", "local_io_errors"]
 
@@ -28,9 +29,24 @@ _NO_SPACE = {errno.ENOSPC, errno.EDQUOT}
 _DENIED = {errno.EACCES, errno.EPERM}
 
 
+def _space_left(path: str) -> str:
+    """``N free of M`` on the file system holding ``path`` (its nearest existing folder), or ``""``."""
+    folder = path
+    while not os.path.isdir(folder) and os.path.dirname(folder) != folder:
+        folder = os.path.dirname(folder)
+    try:
+        usage = shutil.disk_usage(folder)
+    except OSError:
+        return ""
+    return f"{human_bytes(usage.free)} free of {human_bytes(usage.total)}; "
+
+
 def _describe(err: OSError, action: str, path: str) -> str:
     if err.errno in _NO_SPACE:
-        return f"no space left on device while {action} {path} (free some space or point the lake elsewhere)"
+        return (
+            f"no space left on device while {action} {path} "
+            f"({_space_left(path)}free some space or point the lake elsewhere)"
+        )
     if err.errno in _DENIED:
         return f"permission denied while {action} {path} (check the owner and mode of the lake folder)"
     if err.errno == errno.EROFS:
@@ -47,7 +63,8 @@ def local_io_errors(action: str, path: str) -> Iterator[None]:
     except (FileNotFoundError, FileExistsError, StorageError):
         raise
     except OSError as err:
-        raise StorageError(redact(_describe(err, action, path))) from err
+        error = NoSpaceError if err.errno in _NO_SPACE else StorageError
+        raise error(redact(_describe(err, action, path))) from err
 
 
 def _unlink_quiet(path: str) -> None:

@@ -89,7 +89,11 @@ class PublishOnSuccess(abc.ABC):
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         if exc_type is None:
-            self.close()
+            try:
+                self.close()
+            except BaseException:  # publishing failed (a full disk): leave no staging file behind
+                self.abort()
+                raise
         else:
             self.abort()
 

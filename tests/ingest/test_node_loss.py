@@ -16,7 +16,6 @@ accounted for once, no sample twice, and ``verify`` clean.
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import time
 from collections import Counter
@@ -32,6 +31,7 @@ from dfdc_lake.lake.lake import Lake
 from dfdc_lake.plan.chunks import plan_chunks
 from dfdc_lake.source.catalog import load_catalog
 from tests.ingest.helpers import assert_accounted_once, ingest_command, verify_clean_after_gc, wait_until
+from tests.ingest.small_source import copy_small_families
 
 pytestmark = [pytest.mark.ray, pytest.mark.slow]
 
@@ -96,24 +96,8 @@ def node_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NodeLossC
 
 @pytest.fixture(scope="module")
 def small_source(tiny_corpus: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Three families of four small clips from the tiny corpus: three chunks of one family task each."""
-    part = tiny_corpus / "dfdc_train_part_0"
-    metadata = json.loads((part / "metadata.json").read_text())
-    members: dict[str, list[str]] = {}
-    for name, entry in sorted(metadata.items()):
-        members.setdefault(entry.get("original") or name, []).append(name)
-    sized = sorted(
-        (sum((part / n).stat().st_size for n in names), original)
-        for original, names in members.items()
-        if len(names) == 4 and all((part / n).stat().st_size > 0 for n in names)
-    )
-    chosen = [name for _, original in sized[:FAMILIES] for name in members[original]]
-    out = tmp_path_factory.mktemp("node-loss-source") / "dfdc_train_part_0"
-    out.mkdir()
-    for name in chosen:
-        shutil.copyfile(part / name, out / name)
-    (out / "metadata.json").write_text(json.dumps({name: metadata[name] for name in chosen}))
-    return out
+    """Three families of four small clips: three chunks of one family task each."""
+    return copy_small_families(tiny_corpus, tmp_path_factory.mktemp("node-loss-source"), FAMILIES)
 
 
 @pytest.mark.parametrize("phase", PHASES)
