@@ -21,7 +21,6 @@ from dfdc_lake.errors import NoSpaceError, StorageError
 from dfdc_lake.io.retry import RetryPolicy
 from dfdc_lake.io.s3_settings import redact
 from dfdc_lake.lake.storage import Storage, check_rel
-from dfdc_lake.units import human_bytes
 
 __all__ = ["LocalStorage", "local_io_errors"]
 
@@ -38,7 +37,8 @@ def _space_left(path: str) -> str:
         usage = shutil.disk_usage(folder)
     except OSError:
         return ""
-    return f"{human_bytes(usage.free)} free of {human_bytes(usage.total)}; "
+    # in MiB, without dfdc_lake.units: the lake package imports nothing above it (test_architecture)
+    return f"{usage.free / 2**20:.1f} MiB free of {usage.total / 2**20:.1f} MiB; "
 
 
 def _describe(err: OSError, action: str, path: str) -> str:
