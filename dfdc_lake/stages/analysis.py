@@ -3,15 +3,16 @@ per-modality labels, and the resulting samples and outcome.
 
 Frames come from the decoder in segments of bounded size (``decode.segment_mb``): each segment is
 detected, tracked and cropped before the next is decoded, so memory does not grow with the video's
-length. A DFDC clip is one segment. In a longer video tracks do not cross segments (a track id is
-``segment * SEGMENT_TRACK_IDS + n``), and each sample's frame indices say what it covers.
+length. A DFDC clip is one segment. The tracker's open tracks carry over from one segment to the next
+(``tracker.TrackLinker``), so a person followed across a segment boundary stays one track, one sample;
+each track's crops of the segments are joined in frame order, and a fake is cut at its original's
+tracks in each of its segments, which line up with the original's (``Reference.segment_frames``).
 
 Failures raise (``VideoDecodeError`` and friends); ``FamilyProcessor`` turns them into outcomes.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -37,11 +38,11 @@ from dfdc_lake.stages.faces import DetectFn
 from dfdc_lake.stages.heap import keep_freed_heap, release_free_memory
 from dfdc_lake.stages.labels import AudioVerdict, FaceVerdict, ModalityLabeler
 from dfdc_lake.stages.track_finder import TrackFinder
+from dfdc_lake.stages.tracker import TrackLinker, joined_tracks
 
-__all__ = ["SEGMENT_TRACK_IDS", "TIMING_KEYS", "Findings", "Reference", "StageTimings", "VideoAnalyzer"]
+__all__ = ["TIMING_KEYS", "Findings", "Reference", "StageTimings", "VideoAnalyzer"]
 
 TIMING_KEYS = ("read", "decode", "detect", "crops", "audio", "labels")
-SEGMENT_TRACK_IDS = 1000  # track ids of segment n start at n * SEGMENT_TRACK_IDS
 
 
 class StageTimings:
@@ -234,10 +235,15 @@ class VideoAnalyzer:
         probe: StreamProbe,
         index: PacketIndex | None,
     ) -> _Scan:
-        """Decode segment by segment; per segment find (or take the original's) tracks and crop them."""
+        """Decode segment by segment; per segment find (or take the original's) tracks and crop them.
+
+        An original's tracks are linked across its segments (one ``TrackLinker``); each segment's parts
+        of them are cropped while its frames are there, and joined under the final ids at the end.
+        """
         wanted = None if reference is None else reference.frame_indices
         segment_frames = None if reference is None else reference.segment_frames
         scan = _Scan()
+        linker = self.finder.linker() if reference is None else None
         if reference is not None:  # a fake's faces are the original's
             scan.shares = [(reference.face_frame_share, 1)]
         segments = iter(self.decoder.segments(data, wanted, segment_frames, probe, index))
@@ -245,16 +251,16 @@ class VideoAnalyzer:
             with timings("decode"):
                 video = next(segments, None)
             if video is None:
-                return scan
+                return scan.finished(linker)
             scan.add_frames(video)
-            if reference is None:
+            if linker is not None:
                 with timings("detect"):
-                    tracks, share = self.detect_tracks(video)
-                tracks = [_renumbered(t, scan.segments * SEGMENT_TRACK_IDS) for t in tracks]
+                    tracks, dropped, share = self.finder.add_segment(linker, video)
+                scan.drop(dropped)
                 scan.tracks += tracks
                 scan.shares.append((share, len(video.frame_indices)))
             else:
-                tracks = reference.tracks
+                tracks = reference.tracks if reference is not None else []
             with timings("crops"):
                 for track in tracks:
                     crop = self.cropper.crop_track(video.pixels, video.frame_indices, track)
@@ -286,12 +292,6 @@ class VideoAnalyzer:
         return face, self.labeler.audio(audio, reference.audio)
 
 
-def _renumbered(track: FaceTrack, offset: int) -> FaceTrack:
-    if offset == 0:
-        return track
-    return dataclasses.replace(track, track_id=track.track_id + offset)
-
-
 @dataclass
 class _Scan:
     """What the segments of one video added up to."""
@@ -299,8 +299,8 @@ class _Scan:
     info: VideoInfo | None = None
     has_audio: bool = False
     time_of: dict[int, float] = field(default_factory=dict)
-    tracks: list[FaceTrack] = field(default_factory=list)
-    crops: dict[int, list[TrackCrops]] = field(default_factory=dict)
+    tracks: list[FaceTrack] = field(default_factory=list)  # an original's: parts, then joined tracks
+    crops: dict[int, list[TrackCrops]] = field(default_factory=dict)  # by track_id, per segment
     shares: list[tuple[float, int]] = field(default_factory=list)  # (face share, sampled frames)
     segments: int = 0
     segment_frames: int = 0
@@ -309,6 +309,23 @@ class _Scan:
         self.info, self.has_audio = video.info, video.has_audio
         self.segment_frames = max(self.segment_frames, len(video.frame_indices))
         self.time_of.update(zip(video.frame_indices.tolist(), video.timestamps_s.tolist(), strict=True))
+
+    def drop(self, track_ids: set[int]) -> None:
+        """Forget the parts and crops of tracks the linker dropped (spurious)."""
+        if track_ids:
+            self.tracks = [t for t in self.tracks if t.track_id not in track_ids]
+            for track_id in track_ids:
+                self.crops.pop(track_id, None)
+
+    def finished(self, linker: TrackLinker | None) -> _Scan:
+        """An original's scan with its tracks joined and renumbered (``linker.finish``); a fake's as it is."""
+        if linker is None:
+            return self
+        final = linker.finish()
+        self.tracks = joined_tracks(self.tracks, final)
+        kept = sorted((final[track_id], parts) for track_id, parts in self.crops.items() if track_id in final)
+        self.crops = dict(kept)
+        return self
 
     @property
     def share(self) -> float:

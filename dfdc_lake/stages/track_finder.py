@@ -4,7 +4,9 @@ Every ``faces.detect_every``-th sampled frame (and the last) is detected whole. 
 of them take the tracks' interpolated boxes when both show the same faces barely moved (``steady``);
 when both show the same faces moved further, each face is looked for in a window around its path
 (``stages.windows``); the rest are detected whole. Boxes and facial points come back in source pixels
-and are linked into tracks (``stages.tracker``).
+and are linked into tracks (``stages.tracker``), which carry over from one decode segment to the next
+(``add_segment``). Each segment's first and last frames are detected, so the frames between two
+detected ones never straddle a segment boundary.
 """
 
 from __future__ import annotations
@@ -19,10 +21,11 @@ from dfdc_lake.records import FaceTrack
 from dfdc_lake.stages.decode import DecodedVideo
 from dfdc_lake.stages.faces import DetectFn, Detection, Detections, landmarked
 from dfdc_lake.stages.tracker import (
-    build_tracks,
+    TrackLinker,
     detection_positions,
     face_frame_share,
     fill_between,
+    joined_tracks,
     matched_faces,
     steady,
 )
@@ -39,7 +42,26 @@ class TrackFinder:
     detect: DetectFn
 
     def find(self, video: DecodedVideo) -> tuple[list[FaceTrack], float]:
-        """The segment's face tracks (source pixels) and the share of its looked-at frames with a face."""
+        """The tracks of one segment taken on its own (source pixels) and the share of its looked-at
+        frames with a face."""
+        linker = self.linker()
+        parts, _, share = self.add_segment(linker, video)
+        return joined_tracks(parts, linker.finish()), share
+
+    def linker(self) -> TrackLinker:
+        """A new video's ``TrackLinker``: feed it its segments in order (``add_segment``)."""
+        return TrackLinker(self.config)
+
+    def add_segment(
+        self, linker: TrackLinker, video: DecodedVideo
+    ) -> tuple[list[FaceTrack], set[int], float]:
+        """Detect in one segment and link it to the video's tracks so far.
+
+        Returns:
+            The segment's parts of the tracks (provisional ids, every sampled frame of their span),
+            the ids of earlier tracks now dropped (``TrackLinker.add``), and the share of the segment's
+            looked-at frames with a face.
+        """
         faces = self.config
         total = len(video.frame_indices)
         positions = detection_positions(total, faces.detect_every)
@@ -49,13 +71,11 @@ class TrackFinder:
         looked = np.asarray(sorted(found), dtype=np.int64)
         detections = [found[p] for p in looked.tolist()]
         # The tracker counts gaps in the frames it is given; the configured gap is in sampled frames.
-        every = faces.detect_every
+        gap = faces.max_gap_frames // faces.detect_every if len(looked) < total else None
+        parts, dropped = linker.add(video.frame_indices[looked], detections, gap)
         if len(looked) < total:
-            faces = faces.model_copy(update={"max_gap_frames": faces.max_gap_frames // every})
-        tracks = build_tracks(video.frame_indices[looked], detections, faces)
-        if len(looked) < total:
-            tracks = [fill_between(track, video.frame_indices) for track in tracks]
-        return tracks, face_frame_share(detections, faces.min_score)
+            parts = [fill_between(part, video.frame_indices) for part in parts]
+        return parts, dropped, face_frame_share(detections, faces.min_score)
 
     def _between(
         self, video: DecodedVideo, found: dict[int, Detection], detected: list[int]

@@ -6,10 +6,15 @@ face size, if that track was last seen no more than ``max_gap_frames`` sampled f
 starts a new track. Gaps inside a track are filled by linear
 interpolation (score NaN; the facial points too), boxes are smoothed with a moving average, and tracks seen in fewer than
 ``min_track_share`` of the sampled frames (spurious detections) are dropped.
+
+A long video's frames come in decode segments; ``TrackLinker`` links them segment after segment,
+keeping only the open tracks' last detections in between, so a face followed across a segment
+boundary stays one track (``build_tracks`` is one segment).
 """
 
 from __future__ import annotations
 
+import bisect
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -19,11 +24,13 @@ from dfdc_lake.records import FaceTrack
 from dfdc_lake.stages.faces import Detection, Detections, landmarked
 
 __all__ = [
+    "TrackLinker",
     "box_iou",
     "build_tracks",
     "detection_positions",
     "face_frame_share",
     "fill_between",
+    "joined_tracks",
     "matched_faces",
     "smooth_boxes",
     "steady",
@@ -70,6 +77,14 @@ def face_frame_share(detections: Detections, min_score: float) -> float:
 
 @dataclass
 class _Builder:
+    """One track being linked; detections no later segment needs are forgotten (``forget_before``)."""
+
+    track_id: int  # provisional: the order of creation
+    first: int  # position of its first detection
+    order: tuple[int, float]  # (first position, left edge of the first box): how tracks are ranked
+    span_start: int  # first position of the segment it began in
+    span_end: int = 0  # end (exclusive) of the last segment it was seen in
+    detected: int = 0  # detections in all, forgotten ones included
     positions: list[int] = field(default_factory=list)  # positions in the sampled-frame sequence
     boxes: list[np.ndarray] = field(default_factory=list)
     scores: list[float] = field(default_factory=list)
@@ -80,6 +95,14 @@ class _Builder:
         self.boxes.append(box)
         self.scores.append(score)
         self.points.append(points)
+        self.detected += 1
+
+    def forget_before(self, position: int) -> None:
+        """Drop the detections before ``position`` but the last of them, which later boxes interpolate from."""
+        cut = bisect.bisect_left(self.positions, position) - 1
+        if cut > 0:
+            for values in (self.positions, self.boxes, self.scores, self.points):
+                del values[:cut]
 
 
 def _greedy(cost: np.ndarray, allowed: np.ndarray) -> list[tuple[int, int]]:
@@ -122,23 +145,6 @@ def _match(track_boxes: np.ndarray, boxes: np.ndarray, config: FaceConfig) -> li
     return pairs + _greedy(shift, allowed)
 
 
-def _associate(detections: Detections, config: FaceConfig) -> list[_Builder]:
-    builders: list[_Builder] = []
-    for position, detection in enumerate(detections):
-        boxes, scores, points = _kept(detection, config.min_score)
-        live = [i for i, b in enumerate(builders) if position - b.positions[-1] <= config.max_gap_frames + 1]
-        matched: set[int] = set()
-        if live and len(boxes):
-            for row, col in _match(np.stack([builders[i].boxes[-1] for i in live]), boxes, config):
-                builders[live[row]].add(position, boxes[col], float(scores[col]), points[col])
-                matched.add(col)
-        for col in range(len(boxes)):
-            if col not in matched:
-                builders.append(_Builder())
-                builders[-1].add(position, boxes[col], float(scores[col]), points[col])
-    return builders
-
-
 def smooth_boxes(boxes: np.ndarray, window: int) -> np.ndarray:
     """Centered moving average of each coordinate over up to ``window`` frames, to remove detector jitter.
 
@@ -166,19 +172,141 @@ def _interpolated(at: np.ndarray, seen: np.ndarray, values: np.ndarray) -> np.nd
     return np.stack(columns, axis=1).reshape(len(at), *np.shape(values)[1:])
 
 
-def _fill(builder: _Builder) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Positions first..last with gaps linearly interpolated (score NaN), and the points likewise."""
-    positions = np.arange(builder.positions[0], builder.positions[-1] + 1)
-    seen = np.asarray(builder.positions)
-    boxes = _interpolated(positions, seen, np.stack(builder.boxes))
-    points = _interpolated(positions, seen, np.stack(builder.points)).astype(np.float32)
-    scores = np.full(len(positions), np.nan, dtype=np.float32)
-    scores[seen - positions[0]] = builder.scores
-    return positions, boxes, scores, points
+class TrackLinker:
+    """Links detections into tracks segment after segment: a track crosses segments as it would cross
+    frames of one segment (see the module doc).
+
+    Each ``add`` is one segment's sampled frames. It returns the segment's part of every track seen in
+    it (``track_id`` provisional), boxes smoothed with the track's boxes before the segment (the last
+    boxes of a segment lack the ones after it, so their window shrinks as at a track's end). A track
+    that misses a segment's last frames and is seen again in the next has no part in those frames (they
+    are gone); the next segment's frames up to where it is seen again are interpolated. Only the open
+    tracks' last detections are kept between segments. A track is dropped when it was seen in fewer than
+    ``min_track_share`` of the sampled frames of the segments it spans; ``finish`` gives the final ids.
+    """
+
+    def __init__(self, config: FaceConfig) -> None:
+        self.config = config
+        self._open: list[_Builder] = []
+        self._closed: dict[int, tuple[int, float]] = {}  # closed, kept tracks: provisional id -> order
+        self._next = 0  # position of the next sampled frame
+        self._created = 0
+
+    def add(
+        self, frame_indices: np.ndarray, detections: Detections, max_gap_frames: int | None = None
+    ) -> tuple[list[FaceTrack], set[int]]:
+        """Link one segment's detections.
+
+        Args:
+            frame_indices: int [T], source frame index of each of the segment's sampled frames.
+            detections: per sampled frame ``(boxes_xyxy [N, 4], scores [N])`` in source pixels,
+                optionally with ``points [N, 5, 2]`` (``faces.landmarked``).
+            max_gap_frames: frames a track may miss in this segment (default, and at most: the config's).
+
+        Returns:
+            The parts of this segment's tracks (provisional ids), and the ids of tracks of earlier
+            segments dropped now (spurious: their parts are to be discarded).
+        """
+        if len(frame_indices) != len(detections):
+            raise ValueError(f"{len(frame_indices)} frame indices but {len(detections)} detection lists")
+        start = self._next
+        gap = self.config.max_gap_frames if max_gap_frames is None else max_gap_frames
+        for position, detection in enumerate(detections, start):
+            self._link(position, detection, start, gap)
+        self._next = start + len(detections)
+        frame_indices = np.asarray(frame_indices, dtype=np.int32)
+        parts = [self._part(builder, start, frame_indices) for builder in self._open]
+        dropped = self._close()
+        return [p for p in parts if p is not None and p.track_id not in dropped], dropped
+
+    def finish(self) -> dict[int, int]:
+        """Provisional id -> final id of every kept track: ranked by first appearance, then left edge."""
+        self._close(final=True)
+        ranked = sorted(self._closed, key=lambda track_id: (self._closed[track_id], track_id))
+        return {track_id: rank for rank, track_id in enumerate(ranked)}
+
+    def _link(self, position: int, detection: Detection, start: int, gap: int) -> None:
+        boxes, scores, points = _kept(detection, self.config.min_score)
+        live = [b for b in self._open if position - b.positions[-1] <= gap + 1]
+        matched: set[int] = set()
+        if live and len(boxes):
+            for row, col in _match(np.stack([b.boxes[-1] for b in live]), boxes, self.config):
+                live[row].add(position, boxes[col], float(scores[col]), points[col])
+                matched.add(col)
+        for col in range(len(boxes)):
+            if col not in matched:
+                builder = _Builder(self._created, position, (position, float(boxes[col][0])), start)
+                builder.add(position, boxes[col], float(scores[col]), points[col])
+                self._open.append(builder)
+                self._created += 1
+
+    def _part(self, builder: _Builder, start: int, frame_indices: np.ndarray) -> FaceTrack | None:
+        """The track on this segment's frames from its first detection in them (or the segment's start,
+        after a gap) to its last, gaps interpolated (score NaN), boxes smoothed."""
+        last = builder.positions[-1]
+        if last < start:
+            return None
+        builder.span_end = self._next
+        begin = max(builder.first, start)
+        # The boxes before the segment are smoothed with it so that its first boxes are smoothed as
+        # they would be inside one segment.
+        context = max(builder.first, begin - self._radius)
+        at = np.arange(context, last + 1)
+        seen = np.asarray(builder.positions)
+        boxes = smooth_boxes(_interpolated(at, seen, np.stack(builder.boxes)), self.config.smooth_window)
+        # Only boxes are smoothed: the points stay where MTCNN put them in the frames it detected.
+        points = _interpolated(at, seen, np.stack(builder.points)).astype(np.float32)
+        scores = np.full(len(at), np.nan, dtype=np.float32)
+        inside = seen >= context
+        scores[seen[inside] - context] = np.asarray(builder.scores)[inside]
+        keep = slice(begin - context, None)
+        return FaceTrack(
+            builder.track_id, frame_indices[at[keep] - start], boxes[keep], scores[keep], points[keep]
+        )
+
+    def _close(self, final: bool = False) -> set[int]:
+        """Decide the tracks no later frame can extend (all when ``final``); the ids of those dropped."""
+        dropped: set[int] = set()
+        still_open = []
+        for builder in self._open:
+            if not final and self._next - builder.positions[-1] <= self.config.max_gap_frames + 1:
+                builder.forget_before(self._next - self._radius)
+                still_open.append(builder)
+            elif builder.detected / (builder.span_end - builder.span_start) >= self.config.min_track_share:
+                self._closed[builder.track_id] = builder.order
+            else:
+                dropped.add(builder.track_id)
+        self._open = still_open
+        return dropped
+
+    @property
+    def _radius(self) -> int:
+        return max(0, (self.config.smooth_window - 1) // 2)
+
+
+def joined_tracks(parts: list[FaceTrack], final_ids: dict[int, int]) -> list[FaceTrack]:
+    """Each kept track's parts (``TrackLinker.add``, in segment order) as one track with its final id,
+    ordered by it; parts of dropped tracks are left out."""
+    by_id: dict[int, list[FaceTrack]] = {}
+    for part in parts:
+        if part.track_id in final_ids:
+            by_id.setdefault(final_ids[part.track_id], []).append(part)
+    return [_joined(track_id, by_id[track_id]) for track_id in sorted(by_id)]
+
+
+def _joined(track_id: int, parts: list[FaceTrack]) -> FaceTrack:
+    points = [p.landmarks_xy for p in parts if p.landmarks_xy is not None]
+    return FaceTrack(
+        track_id=track_id,
+        frame_indices=np.concatenate([p.frame_indices for p in parts]).astype(np.int32),
+        boxes_xyxy=np.concatenate([p.boxes_xyxy for p in parts]).astype(np.float32),
+        scores=np.concatenate([p.scores for p in parts]).astype(np.float32),
+        landmarks_xy=np.concatenate(points).astype(np.float32) if len(points) == len(parts) else None,
+    )
 
 
 def build_tracks(frame_indices: np.ndarray, detections: Detections, config: FaceConfig) -> list[FaceTrack]:
-    """Link detections over the sampled frames into face tracks.
+    """Link detections over the sampled frames into face tracks (one segment: ``TrackLinker``).
 
     Args:
         frame_indices: int [T], source frame index of each sampled frame.
@@ -190,28 +318,9 @@ def build_tracks(frame_indices: np.ndarray, detections: Detections, config: Face
     Returns:
         Tracks ordered by first appearance, then left edge; ``track_id`` is that rank.
     """
-    if len(frame_indices) != len(detections):
-        raise ValueError(f"{len(frame_indices)} frame indices but {len(detections)} detection lists")
-    frame_indices = np.asarray(frame_indices, dtype=np.int32)
-    total = len(frame_indices)
-    raw = []
-    for builder in _associate(detections, config):
-        if total == 0 or len(builder.positions) / total < config.min_track_share:
-            continue
-        positions, boxes, scores, points = _fill(builder)
-        # Only boxes are smoothed: the points stay where MTCNN put them in the frames it detected.
-        raw.append((positions, smooth_boxes(boxes, config.smooth_window), scores, points))
-    raw.sort(key=lambda item: (int(item[0][0]), float(item[1][0, 0])))
-    return [
-        FaceTrack(
-            track_id=rank,
-            frame_indices=frame_indices[positions],
-            boxes_xyxy=boxes,
-            scores=scores,
-            landmarks_xy=points,
-        )
-        for rank, (positions, boxes, scores, points) in enumerate(raw)
-    ]
+    linker = TrackLinker(config)
+    parts, _ = linker.add(frame_indices, detections)
+    return joined_tracks(parts, linker.finish())
 
 
 def detection_positions(num_frames: int, every: int) -> np.ndarray:

@@ -186,31 +186,42 @@ def test_family_from_a_zip_archive_read_in_place(tiny_corpus, tiny_truth, face_d
 def test_a_long_video_is_processed_in_segments_of_bounded_size(
     tiny_corpus, tiny_truth, face_detector
 ) -> None:
-    """With segments of 2 MB (five of the tiny clips' frames), detection runs once per segment,
-    track ids say the segment, and the fakes are still cut at their original's frames and labelled."""
+    """With segments of 2 MB (five of the tiny clips' frames) and every 5th frame sampled (12 frames:
+    three segments), detection runs once per segment, yet the one person stays one track over every
+    sampled frame with its crops and facial points in order, as in one segment; the fakes reuse that
+    track, cut in each of their segments, and are labelled as in one segment."""
     family = _plain_family(tiny_corpus, tiny_truth)
-    whole = FamilyProcessor(Config(), detect_fn(face_detector)).process(family)
-    config = Config().with_overrides(["decode.segment_mb=2", "faces.detect_every=1"])
+    original = family.original
+    assert original is not None
+    sampled = ["decode.frame_stride=5", "faces.detect_every=1"]
+    whole = FamilyProcessor(Config().with_overrides(sampled), detect_fn(face_detector)).process(family)
+    config = Config().with_overrides([*sampled, "decode.segment_mb=2"])
     recorder = RecordingDetect(face_detector)
     result = FamilyProcessor(config, recorder).process(family)
 
-    frames_per_segment = max(shape[0] for shape in recorder.shapes)
-    assert len(recorder.shapes) > 1 and all(shape[0] <= frames_per_segment for shape in recorder.shapes)
+    assert [shape[0] for shape in recorder.shapes] == [5, 5, 2]  # the original only, segment by segment
     assert [o.status for o in result.outcomes] == [o.status for o in whole.outcomes]
-    original = family.original
-    assert original is not None
-    by_video: dict[str, list] = {}
-    for sample in result.samples:
-        by_video.setdefault(sample.video_id, []).append(sample)
-    segments_seen = {s.track_id // 1000 for s in by_video[original.video_id]}
-    assert len(segments_seen) > 1  # tracks restart in each segment
-    for sample in by_video[original.video_id]:
-        assert len(sample.frame_indices) <= frames_per_segment  # no track crosses a segment
-        assert sample.crop_landmarks is not None  # every segment's tracks keep their points
-    originals = {s.track_id: s for s in by_video[original.video_id]}
+    assert [o.num_samples for o in result.outcomes] == [1] * len(family.videos)
+    by_video = {s.video_id: s for s in result.samples}
+    whole_by_video = {s.video_id: s for s in whole.samples}
+    track = by_video[original.video_id]
+    frames = whole_by_video[original.video_id].frame_indices
+    assert track.track_id == 0 and len(frames) == 12
+    np.testing.assert_array_equal(track.frame_indices, frames)  # every sampled frame, in order
+    assert len(track.crops_jpeg) == len(frames) and track.crop_landmarks is not None
+    assert track.crop_landmarks.shape == (len(frames), 10)
+    overlap = np.diag(box_iou(track.boxes_xyxy, whole_by_video[original.video_id].boxes_xyxy))
+    # A segment's last box is smoothed without the next segment's boxes; the rest are as in one segment.
+    segment_ends = [4, 9]
+    assert np.allclose(np.delete(overlap, segment_ends), 1.0) and overlap[segment_ends].min() > 0.8
+    # Points are shares of each crop: the same point in the same crop, whether segmented or not.
+    np.testing.assert_allclose(
+        track.crop_landmarks, whole_by_video[original.video_id].crop_landmarks, atol=0.05
+    )
     for fake in family.fakes:
-        for sample in by_video.get(fake.video_id, []):
-            np.testing.assert_array_equal(sample.frame_indices, originals[sample.track_id].frame_indices)
-            np.testing.assert_array_equal(sample.crop_landmarks, originals[sample.track_id].crop_landmarks)
-    whole_frames = sum(len(s.frame_indices) for s in whole.samples if s.video_id == original.video_id)
-    assert sum(len(s.frame_indices) for s in by_video[original.video_id]) >= 0.8 * whole_frames
+        sample = by_video[fake.video_id]
+        assert sample.track_id == 0 and sample.sample_id == f"{fake.video_id}-t0"
+        np.testing.assert_array_equal(sample.frame_indices, frames)
+        assert len(sample.crops_jpeg) == len(frames)
+        np.testing.assert_array_equal(sample.crop_landmarks, track.crop_landmarks)
+        assert sample.face_fake == whole_by_video[fake.video_id].face_fake
