@@ -20,7 +20,7 @@ __all__ = ["SCHEDULING_FIELDS", "TrainConfig", "load_train_config"]
 # Where and how the run is scheduled; left out of the hash (like Config.ray).
 SCHEDULING_FIELDS = frozenset(
     {"num_workers", "use_gpu", "cpus_per_worker", "keep_checkpoints", "max_failures"}
-    | {"checkpoint_every_steps"}
+    | {"checkpoint_every_steps", "checkpoint_every_minutes"}
 )
 
 
@@ -138,11 +138,18 @@ class TrainConfig(BaseModel):
         description="Worker-group failures Ray Train recovers from (from the last checkpoint); -1 = no limit.",
     )
     checkpoint_every_steps: int = Field(
-        200,
+        0,
         ge=0,
         description="Steps between step checkpoints (model, optimizer, data position) that a rerun or a "
-        "worker-group restart resumes mid-epoch from; 0 = only at epoch ends. Not hashed: with every draw "
-        "derived from (seed, epoch, sample), where a run checkpoints does not change what it learns.",
+        "worker-group restart resumes mid-epoch from; 0 = by checkpoint_every_minutes only. Not hashed: "
+        "every draw derives from (seed, epoch, sample), so where a run checkpoints does not change what "
+        "it learns.",
+    )
+    checkpoint_every_minutes: float = Field(
+        10.0,
+        ge=0.0,
+        description="Also write a step checkpoint once this many minutes passed since the last one (rank "
+        "0's clock decides); 0 = by checkpoint_every_steps only. A preemption loses at most this much.",
     )
 
     @model_validator(mode="after")

@@ -99,7 +99,7 @@ def test_train_pipeline_under_ray_job_submit_from_an_s3_lake_with_two_parquet_wo
     """What a cluster user runs: ``ray job submit -- python train.py s3://lake --storage-path s3://runs``.
 
     The job's driver and Ray Train workers get S3 settings from their nodes' environment (as from an
-    instance profile); Parquet training goes through Ray Data, split between two workers.
+    instance profile); each of two workers reads its share of the run's sample order from S3 itself.
     """
     from dfdc_lake.io.urls import fsspec_filesystem
     from dfdc_lake.lake.reader import read_samples_table
@@ -113,7 +113,7 @@ def test_train_pipeline_under_ray_job_submit_from_an_s3_lake_with_two_parquet_wo
     options = (
         "--name s3run --epochs 1 --batch-size 8 --frames 1 --eval-frames 2 --num-folds 3 --num-workers 2"
     )
-    # Two workers of half a CPU each leave the 2-CPU test cluster one CPU for Ray Data's read/decode tasks.
+    # Two workers of half a CPU each leave the 2-CPU test cluster a CPU for the job's driver.
     entrypoint = ["python", "train.py", s3_lake_url, "--storage-path", runs, *options.split()]
     result = ray_cluster.submit_job(workdir, [*entrypoint, "--set", "cpus_per_worker=0.5"])
     assert result.returncode == 0, (result.stdout[-3000:], result.stderr[-3000:])

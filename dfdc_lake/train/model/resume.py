@@ -14,13 +14,21 @@ from __future__ import annotations
 
 import io
 import logging
+import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from dfdc_lake.train.driver.run_files import RunFiles
 from dfdc_lake.train.model.steps import EpochProgress
 
-__all__ = ["STEP_CHECKPOINT_FILE", "StartPoint", "save_step_checkpoint", "start_point"]
+__all__ = [
+    "STEP_CHECKPOINT_FILE",
+    "CheckpointSchedule",
+    "StartPoint",
+    "read_step_checkpoint",
+    "save_step_checkpoint",
+    "start_point",
+]
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +66,41 @@ class StartPoint:
         return total
 
 
+@dataclass
+class CheckpointSchedule:
+    """When a step checkpoint is due: every ``every_steps`` steps, and once ``every_minutes`` passed.
+
+    Every rank must call :meth:`due` after every step: with several ranks, rank 0's clock decides
+    (one tiny broadcast per step), so all ranks join the gather of a checkpoint together.
+    """
+
+    every_steps: int = 0
+    every_minutes: float = 0.0
+    world: int = 1
+    last: float = field(default_factory=time.monotonic)
+
+    def due(self, step: int) -> bool:
+        """Whether to checkpoint after ``step`` (steps of the epoch taken so far)."""
+        by_steps = self.every_steps > 0 and step % self.every_steps == 0
+        by_time = False
+        if self.every_minutes > 0:
+            by_time = _rank0_decides(time.monotonic() - self.last >= self.every_minutes * 60, self.world)
+        if by_steps or by_time:
+            self.last = time.monotonic()
+        return by_steps or by_time
+
+
+def _rank0_decides(flag: bool, world: int) -> bool:
+    if world <= 1:
+        return flag
+    import torch
+    import torch.distributed as dist
+
+    value = torch.tensor([1.0 if flag else 0.0])
+    dist.broadcast(value, src=0)
+    return bool(value.item())
+
+
 def save_step_checkpoint(
     run: RunFiles, start: StartPoint, progress: list[EpochProgress], model: Any, optimizer: Any
 ) -> None:
@@ -82,6 +125,15 @@ def _load(data: bytes) -> dict[str, Any]:
     return state
 
 
+def read_step_checkpoint(run: RunFiles) -> tuple[StartPoint, dict[str, Any]] | None:
+    """The run's step checkpoint: where it stands, and its state (``model``, ``optimizer``); None if none."""
+    data = run.read_bytes(STEP_CHECKPOINT_FILE)
+    if data is None:
+        return None
+    state = _load(data)
+    return StartPoint(**{**state["point"], "progress": state["progress"]}), state
+
+
 def start_point(model: Any, optimizer: Any, run: RunFiles) -> StartPoint:
     """Load the later of the last epoch checkpoint and the step checkpoint into ``model``/``optimizer``.
 
@@ -98,12 +150,11 @@ def start_point(model: Any, optimizer: Any, run: RunFiles) -> StartPoint:
         with checkpoint.as_directory() as folder, open(os.path.join(folder, MODEL_FILE), "rb") as f:
             epoch_state = _load(f.read())
         done = int(epoch_state["epoch"])
-    data = run.read_bytes(STEP_CHECKPOINT_FILE)
-    step_state = _load(data) if data is not None else None
-    if step_state is not None and int(step_state["point"]["epoch"]) > done:
-        model.load_state_dict(step_state["model"])
-        optimizer.load_state_dict(step_state["optimizer"])
-        return StartPoint(**{**step_state["point"], "progress": step_state["progress"]})
+    step = read_step_checkpoint(run)
+    if step is not None and step[0].epoch > done:
+        model.load_state_dict(step[1]["model"])
+        optimizer.load_state_dict(step[1]["optimizer"])
+        return step[0]
     if epoch_state is None:
         return StartPoint()
     model.load_state_dict(epoch_state["model"])

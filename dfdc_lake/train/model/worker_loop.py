@@ -26,7 +26,12 @@ from dfdc_lake.train.driver.run_files import RunFiles
 from dfdc_lake.train.inputs.features import InputSpec
 from dfdc_lake.train.inputs.order import rank_slices
 from dfdc_lake.train.model.network import ModelSpec
-from dfdc_lake.train.model.resume import StartPoint, save_step_checkpoint, start_point
+from dfdc_lake.train.model.resume import (
+    CheckpointSchedule,
+    StartPoint,
+    save_step_checkpoint,
+    start_point,
+)
 from dfdc_lake.train.model.steps import (
     Draws,
     EpochProgress,
@@ -167,13 +172,15 @@ def _recent_before(plan: WorkerPlan, epoch: int, start: StartPoint, rank: int, w
 def _checkpoint_hook(
     plan: WorkerPlan, model: Any, optimizer: Any, point: StartPoint, ends: list[int], rank: int
 ) -> Callable[[EpochProgress], None]:
-    """After each step: every ``checkpoint_every_steps`` steps, write the step checkpoint (rank 0)."""
-    every = plan.config.checkpoint_every_steps
+    """After each step: when the schedule says so, gather every rank's progress and write the step
+    checkpoint (rank 0); the log line follows the write, so a kill after it loses nothing."""
+    cfg = plan.config
+    schedule = CheckpointSchedule(cfg.checkpoint_every_steps, cfg.checkpoint_every_minutes, point.world)
     total = plan.train_batches.order.num_samples
 
     def after_step(progress: EpochProgress) -> None:
         position = ends[progress.step - point.step - 1]
-        if every <= 0 or progress.step % every or position >= total:  # the epoch checkpoint is next
+        if position >= total or not schedule.due(progress.step):  # at the end the epoch checkpoint is next
             return
         gathered = _gather(asdict(progress), point.world)
         if rank != 0:
