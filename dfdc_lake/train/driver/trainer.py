@@ -20,6 +20,7 @@ from dfdc_lake.lake.lake import Lake
 from dfdc_lake.train.config import TrainConfig
 from dfdc_lake.train.driver.folds import FoldAssignment, assign_folds
 from dfdc_lake.train.driver.lake_index import LakeIndex, read_lake_index
+from dfdc_lake.train.driver.no_space import run_folder_space_errors
 from dfdc_lake.train.driver.run_files import RunFiles
 from dfdc_lake.train.inputs.batches import OrderedShardBatches, StreamedShardBatches
 from dfdc_lake.train.inputs.features import InputSpec
@@ -211,7 +212,8 @@ def train(
         run_config=_run_config(storage_path, name, cfg),
     )
     started = time.monotonic()
-    trainer.fit()
+    with run_folder_space_errors(run.url):  # a full disk under the run: one clear error, exit 2
+        trainer.fit()
     log.info("training of %s finished in %.1f s", run.url, time.monotonic() - started)
     return run_result(run)
 
