@@ -158,7 +158,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--frames", type=int, default=None, help="crops per sample (default: the recipe's)")
     parser.add_argument("--workers", type=int, default=1, help="DataLoader worker processes (per pipeline)")
     parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--passes", type=int, default=2, help="timed passes per pipeline and size")
+    parser.add_argument("--passes", type=int, default=3, help="timed passes per pipeline and size")
     parser.add_argument(
         "--repeat", type=int, default=10, help="the lake's samples read this many times per pass (default 10)"
     )
