@@ -38,7 +38,7 @@ def test_file_samples_equal_lake_samples(synth_lake: Path, tmp_path: Path) -> No
 def test_the_bench_prints_both_rates_as_json(synth_lake: Path, tmp_path: Path) -> None:
     command = [
         sys.executable, str(BENCH / "train_input.py"), "--lake", str(synth_lake), "--work", str(tmp_path),
-        "--sizes", "32", "--passes", "1", "--workers", "0", "--json",
+        "--sizes", "32", "--passes", "1", "--repeat", "1", "--workers", "0", "--json",
     ]  # fmt: skip
     result = subprocess.run(command, capture_output=True, text=True, timeout=300, check=True)
     report = json.loads(result.stdout.strip().splitlines()[-1])
