@@ -37,14 +37,14 @@ def _train(argv: list[str], log: Path) -> subprocess.Popen:
 
 
 def _kill_after(process: subprocess.Popen, log: Path, pattern: str, timeout_s: float = 300) -> str:
-    """SIGKILL the process group once ``pattern`` is in the log; returns the matching line."""
+    """SIGKILL the process group once ``pattern`` is in the log; returns the match's first group."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline and process.poll() is None:
-        found = re.search(pattern + r".*", log.read_text(errors="replace"))
+        found = re.search(pattern, log.read_text(errors="replace"))
         if found:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
-            return found.group(0)
+            return found.group(1)
         time.sleep(0.2)
     process.kill()
     raise AssertionError(f"no {pattern!r} before the run ended or {timeout_s} s:\n{log.read_text()[-3000:]}")
@@ -67,14 +67,14 @@ def test_a_killed_run_resumes_mid_epoch_and_ends_like_the_uninterrupted_one(
     argv = [str(trained_run.lake), "--storage-path", str(tmp_path), "--name", "killed", *TRAIN_ARGS]
     argv += ["--set", "checkpoint_every_steps=2", "--address", ray_driver]
     process = _train(argv, tmp_path / "first.log")
-    line = _kill_after(process, tmp_path / "first.log", r"step checkpoint: epoch 1 step \d+")
+    step = _kill_after(process, tmp_path / "first.log", r"step checkpoint: epoch 1 step (\d+)")
     uninterrupted = _metrics(trained_run.run_dir)[:4]
     # (a) The same seed gives the same run: epochs finished before the kill match to the last digit.
     before = _metrics(tmp_path / "killed")
-    assert before and before == uninterrupted[: len(before)], line
+    assert before and before == uninterrupted[: len(before)], step
     output = _finish(argv, tmp_path / "second.log")
     resumed = re.findall(r"resumed from epoch (\d+) step (\d+)", output)
-    assert resumed and resumed[0][0] == "1" and int(resumed[0][1]) >= int(line.rsplit(" ", 1)[1]) > 0
+    assert resumed and resumed[0][0] == "1" and int(resumed[0][1]) >= int(step) > 0
     # (b) Every line equal to the uninterrupted run's: losses, sample counts, val_log_loss and all.
     assert _metrics(tmp_path / "killed") == uninterrupted
 
@@ -85,7 +85,7 @@ def test_a_resume_on_two_workers_trains_the_rest_of_the_epoch_once(
     where = [str(synth_lake), "--storage-path", str(tmp_path), "--name", "elastic", "--address", ray_driver]
     options = [*TRAIN_ARGS, "--epochs", "1", "--set", "checkpoint_every_steps=3"]
     process = _train([*where, *options, "--num-workers", "1"], tmp_path / "first.log")
-    _kill_after(process, tmp_path / "first.log", r"step checkpoint: epoch 0 step 6")
+    _kill_after(process, tmp_path / "first.log", r"step checkpoint: epoch 0 step (6)")
     # Two half-CPU workers fit the 2-CPU test cluster while the killed job's worker is reaped.
     output = _finish(
         [*where, *options, "--num-workers", "2", "--set", "cpus_per_worker=0.5"], tmp_path / "second.log"
