@@ -77,6 +77,7 @@ class CheckpointSchedule:
     every_steps: int = 0
     every_minutes: float = 0.0
     world: int = 1
+    device: Any = "cpu"  # where the broadcast flag lives (NCCL wants it on the GPU)
     last: float = field(default_factory=time.monotonic)
 
     def due(self, step: int) -> bool:
@@ -84,19 +85,20 @@ class CheckpointSchedule:
         by_steps = self.every_steps > 0 and step % self.every_steps == 0
         by_time = False
         if self.every_minutes > 0:
-            by_time = _rank0_decides(time.monotonic() - self.last >= self.every_minutes * 60, self.world)
+            late = time.monotonic() - self.last >= self.every_minutes * 60
+            by_time = _rank0_decides(late, self.world, self.device)
         if by_steps or by_time:
             self.last = time.monotonic()
         return by_steps or by_time
 
 
-def _rank0_decides(flag: bool, world: int) -> bool:
+def _rank0_decides(flag: bool, world: int, device: Any) -> bool:
     if world <= 1:
         return flag
     import torch
     import torch.distributed as dist
 
-    value = torch.tensor([1.0 if flag else 0.0])
+    value = torch.tensor([1.0 if flag else 0.0], device=device)
     dist.broadcast(value, src=0)
     return bool(value.item())
 

@@ -175,7 +175,9 @@ def _checkpoint_hook(
     """After each step: when the schedule says so, gather every rank's progress and write the step
     checkpoint (rank 0); the log line follows the write, so a kill after it loses nothing."""
     cfg = plan.config
-    schedule = CheckpointSchedule(cfg.checkpoint_every_steps, cfg.checkpoint_every_minutes, point.world)
+    schedule = CheckpointSchedule(
+        cfg.checkpoint_every_steps, cfg.checkpoint_every_minutes, point.world, next(model.parameters()).device
+    )
     total = plan.train_batches.order.num_samples
 
     def after_step(progress: EpochProgress) -> None:
