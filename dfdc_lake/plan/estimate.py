@@ -8,8 +8,10 @@ videos), chunk after chunk, each chunk's tasks started largest first by the cata
 (``ray.tasks_in_flight`` if set). Where detection runs follows ``ray.detector_placement`` as ingest
 resolves it: in the task on a CPU-only cluster (part of each task's time), in CPU actors (each serves
 one call at a time, so their total detection time also bounds the run), or on GPU actors (left out: it
-cannot be measured on this machine's CPU). Then ``RAY_SLOWDOWN`` and ``RAY_STARTUP_S``, calibrated
-against real runs, and, for a run on this machine while it is busy, the share of a core the sample got.
+cannot be measured on this machine's CPU). Then ``RAY_SLOWDOWN`` (calibrated against real runs), the
+start-up (Ray's own, ``RAY_STARTUP_S``, measured; a worker's model load and first calls, measured by the
+sample: :func:`worker_setup_s`), and, for a run on this machine while it is busy, the share of a core
+the sample got.
 """
 
 from __future__ import annotations
@@ -32,15 +34,20 @@ __all__ = [
     "detection_placement",
     "estimate_run",
     "tasks_at_once",
+    "worker_setup_s",
 ]
 
 Placement = Literal["task", "cpu", "gpu"]
 
-# Both calibrated on the 2-core CPU machine against `ingest --address local` of the demo corpus (README,
-# "Planning a run"). Fixed cost: Ray, the lake lock and the run record in the driver (wall minus
-# processing: 8.5 s on a quiet machine, 15 s on average over 14 runs) and the workers importing torch
-# and loading MTCNN before the first family is done (~10 s).
-RAY_STARTUP_S = 25.0
+# Ray's own start-up and tear-down in an ingest: `import ray`, a private local cluster up, the first
+# task on a fresh worker, shutdown. Measured, not calibrated, on the 2-core CPU machine:
+# `python bench/ray_startup.py` took 7.8 s at load 1.4 (10-14 s at load 4-5); `dfdc-lake ingest` of
+# the shared DFDC sample spent 6.0 s and 6.8 s outside its processing (14.0 s wall, 8 s processing;
+# 15.8 s, 9 s; load 1.2-1.8). Their mean, rounded: 7 s. What a worker then does before its first clip
+# (import torch, load MTCNN, the first detection calls) is measured by `plan` itself
+# (``worker_setup_s``), so it follows the machine and the clips; starting Ray at plan time to time it
+# would cost about what it measures, and plan never needs Ray.
+RAY_STARTUP_S = 7.0
 # A clip in a Ray worker on free cores takes longer than the sample's CPU seconds: Ray's own processes,
 # the progress reports, the shard writes. On a busy machine the run also gets only a share of each
 # core: ``busy_share`` (what the sample got) divides the processing on top of this.
@@ -80,6 +87,12 @@ def _clips(families: Sequence[Family]) -> tuple[int, int]:
     nothing."""
     alone = [detected_alone for _, detected_alone in costed_clips(families)]
     return sum(alone), len(alone) - sum(alone)
+
+
+def worker_setup_s(costs: ClipCosts) -> float:
+    """What a fresh worker spends before its first clip runs warm: the sample's set-up (torch, MTCNN, a
+    warm-up video) less what that video costs warm (an original's seconds)."""
+    return max(0.0, costs.setup_s - costs.s_per_original)
 
 
 def _makespan(task_seconds: list[float], slots: int) -> float:
@@ -149,7 +162,10 @@ def _formula(e: RunEstimate, config: Config) -> str:
     if e.busy_share < 1:
         text += f", / {e.busy_share:.2g} (the share of a core the sample got on this busy machine)"
     text += f" -> {e.processing_s:.0f} s"
-    return text + f"; wall = processing + {e.startup_s:.0f} s Ray start-up (calibrated)"
+    return text + (
+        f"; wall = processing + {e.startup_s:.0f} s start-up ({RAY_STARTUP_S:g} s Ray, measured on the "
+        f"2-core machine; {worker_setup_s(c):.1f} s a worker's model load and first calls, measured here)"
+    )
 
 
 def estimate_run(
@@ -184,7 +200,7 @@ def estimate_run(
     slots = tasks_at_once(config, cores)
     tasks_s = _makespan(per_task, slots) if groups else 0.0
     processing_s = RAY_SLOWDOWN * max(tasks_s, detect_s) / busy_share
-    startup_s = RAY_STARTUP_S if groups else 0.0
+    startup_s = RAY_STARTUP_S + worker_setup_s(costs) if groups else 0.0
     nbytes = {
         fmt: round(originals * per_clip + fakes * costs.bytes_per_fake.get(fmt, 0.0))
         for fmt, per_clip in costs.bytes_per_original.items()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -20,7 +21,7 @@ from dfdc_lake.plan.clip_costs import (
     pick_sample_families,
     sample_shard_bytes,
 )
-from dfdc_lake.plan.estimate import RAY_SLOWDOWN, RAY_STARTUP_S, _makespan, estimate_run
+from dfdc_lake.plan.estimate import RAY_SLOWDOWN, RAY_STARTUP_S, _makespan, estimate_run, worker_setup_s
 from dfdc_lake.records import Family, VideoEntry
 from tests.lake.fakes import make_samples
 
@@ -55,7 +56,12 @@ def test_a_chunk_is_split_into_family_tasks_and_a_family_uses_one_core() -> None
     assert one.tasks == many.tasks == 2 and many.tasks_at_once == 64 and many.placement == "task"
     assert one.tasks_s == pytest.approx(2 * per_family) and many.tasks_s == pytest.approx(per_family)
     assert many.processing_s == pytest.approx(RAY_SLOWDOWN * per_family) and many.detection_actors == 0
-    assert many.wall_s == pytest.approx(many.processing_s + RAY_STARTUP_S)
+    assert many.wall_s == pytest.approx(many.processing_s + RAY_STARTUP_S)  # set-up 1 s < an original's 3
+    slow_setup = estimate_run(replace(costs(), setup_s=10.0), chunks, Config(), cores=64)
+    assert worker_setup_s(slow_setup.costs) == pytest.approx(7.0)  # the warm-up video's 3 s left out
+    assert (
+        slow_setup.startup_s == pytest.approx(RAY_STARTUP_S + 7.0) and "7.0 s a worker" in slow_setup.formula
+    )
     assert (many.originals, many.fakes, many.chunks) == (2, 10, 1)
     assert many.bytes_by_format == {"parquet": 2 * 1000 + 10 * 500, "webdataset": 2 * 2000 + 10 * 1000}
     assert "64 slots" in many.formula and "2 family tasks" in many.formula
