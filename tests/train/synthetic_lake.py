@@ -158,9 +158,15 @@ def _outcomes(samples: list[Sample], chunk_id: str) -> list[Outcome]:
 
 
 def write_lake(
-    lake_url: str, spec: LakeSpec = LakeSpec(), formats: tuple[str, ...] = ("parquet", "webdataset")
+    lake_url: str,
+    spec: LakeSpec = LakeSpec(),
+    formats: tuple[str, ...] = ("parquet", "webdataset"),
+    shard_target_bytes: int | None = None,
 ) -> list[Sample]:
-    """Write the synthetic lake at ``lake_url`` with the lake's own writers and commit protocol."""
+    """Write the synthetic lake at ``lake_url`` with the lake's own writers and commit protocol.
+
+    ``shard_target_bytes`` (default: the lake's) small enough splits a chunk into several shards.
+    """
     from dfdc_lake.config import Config
     from dfdc_lake.lake.commit import CommitRecord, new_attempt_id
     from dfdc_lake.lake.lake import Lake
@@ -172,15 +178,16 @@ def write_lake(
         s.config_hash = config.config_hash()
     lake = Lake.open(lake_url)
     lake.ensure_manifest()
+    lake_config = config.lake.model_copy(update={"formats": tuple(formats)})
+    if shard_target_bytes is not None:
+        lake_config = lake_config.model_copy(update={"shard_target_bytes": shard_target_bytes})
     by_chunk: dict[str, list[Sample]] = {}
     for s in samples:
         chunk = (int(s.family_id[3:6]) // spec.parts) % spec.chunks_per_part
         by_chunk.setdefault(f"p{s.part:02d}-c{chunk:04d}", []).append(s)
     for chunk_id, chunk_samples in sorted(by_chunk.items()):
         attempt_id = new_attempt_id()
-        with lake.chunk_writer(
-            chunk_id, attempt_id, config.lake.model_copy(update={"formats": tuple(formats)})
-        ) as writer:
+        with lake.chunk_writer(chunk_id, attempt_id, lake_config) as writer:
             for sample in chunk_samples:
                 writer.write(sample)
         record = CommitRecord.build(

@@ -1,15 +1,18 @@
-"""What training knows about a lake, taken from its commit records only (never from listing shards).
+"""What training knows about a lake, taken from its commit records (never from listing shards).
 
-For each committed chunk: its shards of the wanted format and the videos it holds (family, part,
-label, sample count, from the record's ``outcomes``). Folds are dealt from these videos and each
-side reads only the shards of chunks that hold one of its families.
+For each committed chunk: its shards of the wanted format (with their row counts) and the videos it
+holds (family, part, label, sample count, from the record's ``outcomes``). Folds are dealt from these
+videos and each side reads only the shards of chunks that hold one of its families.
+:func:`shard_family_ids` reads which family each row holds (once per run, for the sample order).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from itertools import accumulate
+from typing import Any
 
 from dfdc_lake.errors import LakeCommitError
 from dfdc_lake.lake.commit import CommitRecord
@@ -17,7 +20,7 @@ from dfdc_lake.lake.lake import Lake
 from dfdc_lake.records import Outcome
 from dfdc_lake.train.driver.folds import VideoRef
 
-__all__ = ["ChunkEntry", "LakeIndex", "read_lake_index"]
+__all__ = ["ChunkEntry", "LakeIndex", "read_lake_index", "shard_family_ids"]
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +33,8 @@ class ChunkEntry:
     shard_urls: tuple[str, ...]  # absolute URLs of the wanted format
     families: frozenset[str]  # families with at least one sample in the chunk
     num_samples: int
+    shard_rows: tuple[int, ...] = ()  # rows of each of shard_urls
+    parquet_urls: tuple[str, ...] = ()  # the chunk's Parquet shards (the same rows, in the same order)
 
 
 @dataclass
@@ -52,9 +57,11 @@ class LakeIndex:
 
 def _chunk_entry(lake: Lake, record: CommitRecord, fmt: str) -> tuple[ChunkEntry, list[Outcome]]:
     urls = tuple(lake.shard_urls(fmt, records=[record]))
+    rows = tuple(shard.rows for shard in record.shards_of(fmt) if shard.rows)  # as shard_urls filters
+    parquet = tuple(lake.shard_urls("parquet", records=[record]))
     outcomes = [o for o in record.outcomes if o.num_samples > 0]
     families = frozenset(o.family_id for o in outcomes)
-    return ChunkEntry(record.chunk_id, urls, families, record.num_samples), outcomes
+    return ChunkEntry(record.chunk_id, urls, families, record.num_samples, rows, parquet), outcomes
 
 
 def read_lake_index(lake: Lake, fmt: str = "parquet") -> LakeIndex:
@@ -93,3 +100,40 @@ def read_lake_index(lake: Lake, fmt: str = "parquet") -> LakeIndex:
     if len(hashes) > 1:
         log.warning("lake %s mixes chunks of %d ingest configs: %s", lake.url, len(hashes), sorted(hashes))
     return LakeIndex(lake, fmt, chunks, videos, samples, hashes, skipped)
+
+
+def shard_family_ids(index: LakeIndex, families: Iterable[str]) -> Iterator[tuple[str, list[str]]]:
+    """Each shard of the chunks holding ``families``: its path (filesystem terms) and its rows' family ids.
+
+    Read from the Parquet ``family_id`` column wherever the chunk has Parquet shards, even when
+    training reads WebDataset: a chunk's writers take one stream of samples, so both formats hold the
+    same rows in the same order, and the record's row counts cut that sequence into tars. Only a
+    WebDataset-only chunk has its tars read whole.
+
+    Raises:
+        LakeCommitError: the shards hold another number of rows than the commit record says.
+    """
+    from dfdc_lake.lake.reader import ShardReader
+
+    filesystem: Any = index.lake.arrow_filesystem()[0]
+    column = ShardReader(filesystem, "parquet", columns=["family_id"])
+    wanted = frozenset(families)
+    for chunk in index.chunks:
+        if not chunk.families & wanted:
+            continue
+        paths = [index.lake.arrow_path(u) for u in chunk.shard_urls]
+        if not chunk.parquet_urls:
+            tars = ShardReader(filesystem, index.fmt)
+            yield from ((path, [r["family_id"] for r in tars.rows([path])]) for path in paths)
+            continue
+        sequence = [
+            r["family_id"] for r in column.rows([index.lake.arrow_path(u) for u in chunk.parquet_urls])
+        ]
+        if len(sequence) != sum(chunk.shard_rows):
+            raise LakeCommitError(
+                f"chunk {chunk.chunk_id} of {index.lake.url}: its Parquet shards hold {len(sequence)} rows, "
+                f"its record says {sum(chunk.shard_rows)}; run `dfdc-lake verify`"
+            )
+        ends = list(accumulate(chunk.shard_rows))
+        for path, start, stop in zip(paths, [0, *ends[:-1]], ends, strict=True):
+            yield path, sequence[start:stop]

@@ -19,7 +19,7 @@ from dfdc_lake.io.urls import arrow_filesystem
 from dfdc_lake.lake.lake import Lake
 from dfdc_lake.train.config import TrainConfig
 from dfdc_lake.train.driver.folds import FoldAssignment, assign_folds
-from dfdc_lake.train.driver.lake_index import LakeIndex, read_lake_index
+from dfdc_lake.train.driver.lake_index import LakeIndex, read_lake_index, shard_family_ids
 from dfdc_lake.train.driver.no_space import run_folder_space_errors
 from dfdc_lake.train.driver.run_files import RunFiles
 from dfdc_lake.train.inputs.batches import OrderedShardBatches, StreamedShardBatches
@@ -85,17 +85,11 @@ def _sample_order(run: RunFiles, index: LakeIndex, folds: FoldAssignment, cfg: T
     Like ``folds.json`` it is reused on a resume, so a lake that grew meanwhile cannot change the
     order of a run half done.
     """
-    from dfdc_lake.train.inputs.batches import training_reader
-
     saved = run.read_text("sample_order.json")
     if saved is not None:
         return SampleOrder.from_json(saved)
-    lake, families = index.lake, folds.families("train")
-    paths = [lake.arrow_path(u) for u in index.shard_urls(families)]
-    reader = training_reader(lake.arrow_filesystem()[0], cfg.format)
-    if cfg.format == "parquet":
-        reader.columns = ["family_id"]  # the order needs only which rows train
-    order = SampleOrder(tuple(train_rows(reader.rows, paths, families)), cfg.seed)
+    families = folds.families("train")
+    order = SampleOrder(tuple(train_rows(shard_family_ids(index, families), families)), cfg.seed)
     run.write_text("sample_order.json", order.to_json())
     return order
 

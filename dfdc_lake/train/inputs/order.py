@@ -18,9 +18,8 @@ from __future__ import annotations
 import functools
 import itertools
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
@@ -138,18 +137,13 @@ def _epoch_order(order: SampleOrder, epoch: int) -> np.ndarray:
     return np.concatenate(parts) if parts else np.zeros((0, 2), dtype=np.int64)
 
 
-def train_rows(rows_of_shard: Any, paths: list[str], families: frozenset[str]) -> list[ShardRows]:
-    """Which rows of ``paths`` belong to ``families`` (read once per run, on the driver).
-
-    Args:
-        rows_of_shard: ``ShardReader.rows``-like callable: a list of paths -> row dicts with ``family_id``.
-        paths: shard paths, in commit-record order.
-        families: the training families.
-    """
+def train_rows(
+    shard_families: Iterable[tuple[str, Sequence[str]]], families: frozenset[str]
+) -> list[ShardRows]:
+    """Which rows of each shard belong to ``families``, from each shard's row family ids (in file order)."""
     shards = []
-    for path in paths:
-        rows: Iterator[dict[str, Any]] = rows_of_shard([path])
-        wanted = tuple(i for i, row in enumerate(rows) if row["family_id"] in families)
+    for path, row_families in shard_families:
+        wanted = tuple(i for i, family in enumerate(row_families) if family in families)
         if wanted:
             shards.append(ShardRows(path, wanted))
     return shards
