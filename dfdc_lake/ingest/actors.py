@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import ray
+from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
 from dfdc_lake.config import Config, FaceConfig
 from dfdc_lake.ingest.chunk import GroupResult
@@ -216,7 +217,9 @@ class FamilyTasks:
         self.lake = lake
         self.config = config
         self.pool = make_detector_pool(config)
-        self.progress = ProgressActor.remote()  # type: ignore[attr-defined]
+        # On the driver's node: a worker node lost mid-run must not take the run's progress with it.
+        here = NodeAffinitySchedulingStrategy(ray.get_runtime_context().get_node_id(), soft=False)
+        self.progress = ProgressActor.options(scheduling_strategy=here).remote()  # type: ignore[attr-defined]
         self._config_json = config.model_dump(mode="json")
         self._task = ray.remote(_family_group_task).options(
             num_cpus=config.ray.cpus_per_decoder,
