@@ -18,6 +18,7 @@ from contextlib import AbstractContextManager, contextmanager, suppress
 from typing import IO
 
 from dfdc_lake.errors import NoSpaceError, StorageError
+from dfdc_lake.io.disk_space import space_left
 from dfdc_lake.io.retry import RetryPolicy
 from dfdc_lake.io.s3_settings import redact
 from dfdc_lake.lake.storage import Storage, check_rel
@@ -28,24 +29,12 @@ _NO_SPACE = {errno.ENOSPC, errno.EDQUOT}
 _DENIED = {errno.EACCES, errno.EPERM}
 
 
-def _space_left(path: str) -> str:
-    """``N free of M`` on the file system holding ``path`` (its nearest existing folder), or ``""``."""
-    folder = path
-    while not os.path.isdir(folder) and os.path.dirname(folder) != folder:
-        folder = os.path.dirname(folder)
-    try:
-        usage = shutil.disk_usage(folder)
-    except OSError:
-        return ""
-    # in MiB, without dfdc_lake.units: the lake package imports nothing above it (test_architecture)
-    return f"{usage.free / 2**20:.1f} MiB free of {usage.total / 2**20:.1f} MiB; "
-
-
 def _describe(err: OSError, action: str, path: str) -> str:
     if err.errno in _NO_SPACE:
+        space = space_left(path)
         return (
             f"no space left on device while {action} {path} "
-            f"({_space_left(path)}free some space or point the lake elsewhere)"
+            f"({space + '; ' if space else ''}free some space or point the lake elsewhere)"
         )
     if err.errno in _DENIED:
         return f"permission denied while {action} {path} (check the owner and mode of the lake folder)"

@@ -11,14 +11,12 @@ Train, so a rerun of the same command, once there is space, resumes from the las
 from __future__ import annotations
 
 import errno
-import os
-import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 from dfdc_lake.errors import NoSpaceError
+from dfdc_lake.io.disk_space import space_left
 from dfdc_lake.io.s3_settings import redact
-from dfdc_lake.units import human_bytes
 
 __all__ = ["is_no_space", "run_folder_space_errors"]
 
@@ -47,17 +45,10 @@ def is_no_space(err: BaseException) -> bool:
 
 
 def _space_of(url: str) -> str:
-    """`` (N free of M)`` for a local folder (its nearest existing parent), else ``""``."""
+    """`` (N MiB free of M MiB)`` for a local run folder, else ``""``."""
     folder = url.removeprefix("file://")
-    if "://" in folder:
-        return ""
-    while not os.path.isdir(folder) and os.path.dirname(folder) != folder:
-        folder = os.path.dirname(folder)
-    try:
-        usage = shutil.disk_usage(folder)
-    except OSError:
-        return ""
-    return f" ({human_bytes(usage.free)} free of {human_bytes(usage.total)})"
+    space = "" if "://" in folder else space_left(folder)
+    return f" ({space})" if space else ""
 
 
 @contextmanager
