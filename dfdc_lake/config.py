@@ -52,7 +52,7 @@ class DecodeConfig(_Section):
         256,
         ge=1,
         description="RGB frames held at once per video: a longer video is processed in segments of "
-        "this size (tracks do not cross segments).",
+        "this size (tracks carry over from one segment to the next).",
     )
 
 
