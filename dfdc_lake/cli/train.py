@@ -107,7 +107,10 @@ def run(args: argparse.Namespace) -> int:
         page = write_augmentation_page(Lake.open(args.lake), args.storage_path, args.name, cfg, args.preview)
         print(json.dumps({"preview": page, "samples": args.preview}), file=sys.stdout, flush=True)
         return 0
-    result = train(Lake.open(args.lake), args.storage_path, args.name, cfg, address=args.address)
+    verbose = bool(getattr(args, "verbose", False))
+    result = train(
+        Lake.open(args.lake), args.storage_path, args.name, cfg, address=args.address, verbose=verbose
+    )
     last = result.metrics[-1] if result.metrics else {}
     summary = {
         "run": result.run_url,

@@ -28,6 +28,7 @@ class TrainedRun:
     storage: Path
     name: str
     stdout: str
+    stderr: str = ""  # the epoch lines (train prints them on stderr; stdout holds the JSON summary)
 
     @property
     def run_dir(self) -> Path:
@@ -71,6 +72,8 @@ def trained_run(synth_lake: Path, ray_driver: str, tmp_path_factory: pytest.Temp
     """``dfdc-lake train`` on the synthetic lake for a few epochs (the suite's one full training run)."""
     storage = tmp_path_factory.mktemp("train_runs")
     argv = ["train", str(synth_lake), "--storage-path", str(storage), "--name", "av", *TRAIN_ARGS]
-    code, stdout = run_cli([*argv, "--address", ray_driver])
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        code, stdout = run_cli([*argv, "--address", ray_driver])
     assert code == 0, stdout
-    return TrainedRun(synth_lake, storage, "av", stdout)
+    return TrainedRun(synth_lake, storage, "av", stdout, err.getvalue())

@@ -8,9 +8,13 @@ from a step checkpoint) with the folds and rows it was started with.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from dfdc_lake.config import Config
@@ -18,6 +22,7 @@ from dfdc_lake.errors import ConfigError
 from dfdc_lake.io.urls import arrow_filesystem
 from dfdc_lake.lake.lake import Lake
 from dfdc_lake.train.config import TrainConfig
+from dfdc_lake.train.driver.console import EpochReporter
 from dfdc_lake.train.driver.folds import FoldAssignment, assign_folds
 from dfdc_lake.train.driver.lake_index import LakeIndex, read_lake_index, shard_family_ids
 from dfdc_lake.train.driver.no_space import run_folder_space_errors
@@ -154,11 +159,11 @@ def _plan(index: LakeIndex, folds: FoldAssignment, run: RunFiles, cfg: TrainConf
     )
 
 
-def _run_config(storage_path: str, name: str, cfg: TrainConfig) -> Any:
-    from ray.train import CheckpointConfig, FailureConfig, RunConfig
+def _run_config(storage_path: str, name: str, cfg: TrainConfig, verbose: bool = False) -> Any:
+    from ray.train import CheckpointConfig, FailureConfig, LoggingConfig, RunConfig
 
     filesystem, base = arrow_filesystem(storage_path)
-    return RunConfig(
+    return RunConfig(  # type: ignore[call-arg]  # the stubs name Train V1's RunConfig; V2 runs (logging_config)
         name=name,
         storage_path=base,
         storage_filesystem=filesystem,
@@ -168,11 +173,46 @@ def _run_config(storage_path: str, name: str, cfg: TrainConfig) -> Any:
             checkpoint_score_order="min",
         ),
         failure_config=FailureConfig(max_failures=cfg.max_failures),
+        # Ray Train's INFO (worker group start, every checkpoint report) stays in Ray's own log files
+        # unless -v; its warnings and errors still reach the terminal.
+        logging_config=LoggingConfig(log_level="INFO" if verbose else "WARNING"),
     )
 
 
+@contextmanager
+def _run_log(run: RunFiles) -> Iterator[None]:
+    """The driver's log lines of this invocation also go to ``RUN/train.log`` (local runs only)."""
+    if "://" in run.url:
+        yield
+        return
+    handler = logging.FileHandler(Path(run.url) / "train.log")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.setLevel(logging.INFO)
+    root = logging.getLogger()
+    root.addHandler(handler)
+    try:
+        yield
+    finally:
+        root.removeHandler(handler)
+        handler.close()
+
+
+def _ray_logs_dir() -> str | None:
+    try:
+        import ray
+
+        return str(ray._private.worker._global_node.get_logs_dir_path())  # type: ignore[attr-defined]
+    except (AttributeError, ImportError):  # a private API: only a pointer for the log, never needed
+        return None
+
+
 def train(
-    lake: Lake, storage_path: str, name: str, cfg: TrainConfig | None = None, address: str | None = None
+    lake: Lake,
+    storage_path: str,
+    name: str,
+    cfg: TrainConfig | None = None,
+    address: str | None = None,
+    verbose: bool = False,
 ) -> TrainResult:
     """Train (or resume) the run ``storage_path/name`` on the committed shards of ``lake``.
 
@@ -182,6 +222,7 @@ def train(
         name: the run name; an existing run of that name is resumed from its last checkpoint.
         cfg: training settings (defaults when None).
         address: Ray cluster to join; None joins ``RAY_ADDRESS`` or starts a local Ray.
+        verbose: show Ray Train's own INFO lines on the terminal too.
     """
     cfg = cfg or TrainConfig()
     run = RunFiles.open(storage_path, name)
@@ -193,7 +234,7 @@ def train(
     from dfdc_lake.ray_cluster import connect_ray
 
     connect_ray(address)
-    plan = _plan(index, folds, run, cfg)
+    plan = dataclasses.replace(_plan(index, folds, run, cfg), verbose=verbose)
     run.write_json("run.json", {"name": name, "train_config": cfg.model_dump(mode="json"), **plan.meta})
     trainer = TorchTrainer(
         train_loop_per_worker,
@@ -203,12 +244,15 @@ def train(
             use_gpu=cfg.use_gpu,
             resources_per_worker={"CPU": cfg.cpus_per_worker},
         ),
-        run_config=_run_config(storage_path, name, cfg),
+        run_config=_run_config(storage_path, name, cfg, verbose),
     )
     started = time.monotonic()
-    with run_folder_space_errors(run.url):  # a full disk under the run: one clear error, exit 2
-        trainer.fit()
-    log.info("training of %s finished in %.1f s", run.url, time.monotonic() - started)
+    reporter = EpochReporter(lambda: run.read_jsonl(METRICS_FILE), cfg.epochs)
+    with _run_log(run), run_folder_space_errors(run.url):  # a full disk: one clear error, exit 2
+        log.info("Ray's own logs: %s", _ray_logs_dir() or "see `ray status`")
+        with reporter:
+            trainer.fit()
+        log.info("training of %s finished in %.1f s", run.url, time.monotonic() - started)
     return run_result(run)
 
 

@@ -69,6 +69,18 @@ class WorkerPlan:
     val_batches: Any  # train.inputs.batches.StreamedShardBatches
     run_files: RunFiles
     meta: dict[str, Any]  # copied into every checkpoint (lake, folds summary, ingest config...)
+    verbose: bool = False  # Ray Train's per-report INFO lines on the terminal too
+
+
+def _quiet_report_lines() -> None:
+    """Ray Train logs every report at INFO through a logger named after its file, not ``ray.train``,
+    so its ``LoggingConfig`` filter misses it; raise that one logger to WARNING (a private module:
+    without it, the lines just stay)."""
+    try:
+        from ray.train.v2._internal.execution import context
+    except ImportError:
+        return
+    getattr(context, "logger", logging.getLogger(context.__file__)).setLevel(logging.WARNING)
 
 
 def _cosine_lr(base: float, epoch: int, epochs: int) -> float:
@@ -226,6 +238,8 @@ def train_loop_per_worker(loop_config: dict[str, Any]) -> None:
     import torch
 
     plan: WorkerPlan = loop_config["plan"]
+    if not plan.verbose:
+        _quiet_report_lines()
     cfg = plan.config
     context = ray.train.get_context()
     rank, world = context.get_world_rank(), context.get_world_size()
@@ -254,5 +268,4 @@ def train_loop_per_worker(loop_config: dict[str, Any]) -> None:
             ray.train.report({"epoch": epoch}, checkpoint=None)
             continue
         record = _epoch_record(plan, epoch, lr, gathered)
-        print("dfdc-lake train epoch " + json.dumps(record, sort_keys=True), flush=True)
         _save_and_report(plan, record, model, optimizer)
