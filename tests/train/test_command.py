@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from dfdc_lake.cli import train as command
 from dfdc_lake.errors import ConfigError
 from dfdc_lake.train.config import TrainConfig, load_train_config
-from dfdc_lake.cli import train as command
 from tests.train.conftest import run_cli
 
 REPO = Path(__file__).resolve().parents[2]
