@@ -91,3 +91,23 @@ def test_the_schedule_counts_steps_and_minutes() -> None:
     assert not any(CheckpointSchedule().due(s) for s in range(1, 10))
     by_time = CheckpointSchedule(every_minutes=1.0, last=time.monotonic() - 61)
     assert by_time.due(1) and not by_time.due(2)  # due once the minute passed, then the clock restarts
+
+
+def test_the_fp16_loss_scale_survives_a_step_checkpoint(tmp_path: Path) -> None:
+    from dfdc_lake.train.model.precision import Precision
+    from dfdc_lake.train.model.resume import _load_precision
+
+    cpu = torch.device("cpu")
+    grown = Precision.of("fp16", cpu)
+    assert grown.scaler is not None
+    grown.scaler.load_state_dict({**grown.scaler.state_dict(), "scale": 256.0, "_growth_tracker": 7})
+    model, optimizer = _fresh()
+    run = RunFiles.open(str(tmp_path), "run")
+    save_step_checkpoint(run, StartPoint(1, 4, 1), [], model, optimizer, grown)
+    found = read_step_checkpoint(run)
+    assert found is not None
+    fresh = Precision.of("fp16", cpu)
+    assert fresh.scaler is not None and fresh.scaler.state_dict()["scale"] != 256.0
+    _load_precision(fresh, found[1])
+    assert fresh.scaler.state_dict()["scale"] == 256.0
+    assert fresh.scaler.state_dict()["_growth_tracker"] == 7

@@ -104,7 +104,12 @@ def _rank0_decides(flag: bool, world: int, device: Any) -> bool:
 
 
 def save_step_checkpoint(
-    run: RunFiles, start: StartPoint, progress: list[EpochProgress], model: Any, optimizer: Any
+    run: RunFiles,
+    start: StartPoint,
+    progress: list[EpochProgress],
+    model: Any,
+    optimizer: Any,
+    precision: Any = None,
 ) -> None:
     """Write the step checkpoint (one atomic file write; returns once it is durable)."""
     import torch
@@ -114,6 +119,7 @@ def save_step_checkpoint(
         "progress": [asdict(p) for p in progress],
         "model": model.state_dict(),
         "optimizer": optimizer.state_dict(),
+        "precision": None if precision is None else precision.state_dict(),  # fp16's loss scale
     }
     buffer = io.BytesIO()
     torch.save(state, buffer)
@@ -136,8 +142,9 @@ def read_step_checkpoint(run: RunFiles) -> tuple[StartPoint, dict[str, Any]] | N
     return StartPoint(**{**state["point"], "progress": state["progress"]}), state
 
 
-def start_point(model: Any, optimizer: Any, run: RunFiles) -> StartPoint:
-    """Load the later of the last epoch checkpoint and the step checkpoint into ``model``/``optimizer``.
+def start_point(model: Any, optimizer: Any, run: RunFiles, precision: Any = None) -> StartPoint:
+    """Load the later of the last epoch checkpoint and the step checkpoint into ``model``/``optimizer``
+    (and ``precision``: fp16's loss scale, when the checkpoint has one).
 
     Returns where training continues (epoch 0, position 0 for a new run).
     """
@@ -156,10 +163,17 @@ def start_point(model: Any, optimizer: Any, run: RunFiles) -> StartPoint:
     if step is not None and step[0].epoch > done:
         model.load_state_dict(step[1]["model"])
         optimizer.load_state_dict(step[1]["optimizer"])
+        _load_precision(precision, step[1])
         return step[0]
     if epoch_state is None:
         return StartPoint()
     model.load_state_dict(epoch_state["model"])
     optimizer.load_state_dict(epoch_state["optimizer"])
+    _load_precision(precision, epoch_state)
     log.info("resuming after epoch %d from %s", done, checkpoint.path if checkpoint else "?")
     return StartPoint(epoch=done + 1)
+
+
+def _load_precision(precision: Any, state: dict[str, Any]) -> None:
+    if precision is not None and state.get("precision"):  # older checkpoints have none
+        precision.load_state_dict(state["precision"])

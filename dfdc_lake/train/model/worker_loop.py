@@ -133,7 +133,9 @@ def _epoch_record(plan: WorkerPlan, epoch: int, lr: float, gathered: list[dict[s
     return {k: _finite(v) for k, v in record.items()}
 
 
-def _save_and_report(plan: WorkerPlan, record: dict[str, Any], model: Any, optimizer: Any) -> None:
+def _save_and_report(
+    plan: WorkerPlan, record: dict[str, Any], model: Any, optimizer: Any, precision: Any = None
+) -> None:
     import ray.train
     import torch
 
@@ -143,6 +145,7 @@ def _save_and_report(plan: WorkerPlan, record: dict[str, Any], model: Any, optim
         "epoch": record["epoch"],
         "model": model.state_dict(),
         "optimizer": optimizer.state_dict(),
+        "precision": None if precision is None else precision.state_dict(),
         "model_spec": plan.model_spec.to_dict(),
         "input_spec": plan.input_spec.__dict__,
         "train_config": plan.config.model_dump(mode="json"),
@@ -182,7 +185,13 @@ def _recent_before(plan: WorkerPlan, epoch: int, start: StartPoint, rank: int, w
 
 
 def _checkpoint_hook(
-    plan: WorkerPlan, model: Any, optimizer: Any, point: StartPoint, ends: list[int], rank: int
+    plan: WorkerPlan,
+    model: Any,
+    optimizer: Any,
+    point: StartPoint,
+    ends: list[int],
+    rank: int,
+    precision: Any = None,
 ) -> Callable[[EpochProgress], None]:
     """After each step: when the schedule says so, gather every rank's progress and write the step
     checkpoint (rank 0); the log line follows the write, so a kill after it loses nothing."""
@@ -200,7 +209,8 @@ def _checkpoint_hook(
         if rank != 0:
             return
         at = StartPoint(point.epoch, position, progress.step, point.world)
-        save_step_checkpoint(plan.run_files, at, [EpochProgress(**g) for g in gathered], model, optimizer)
+        progress_all = [EpochProgress(**g) for g in gathered]
+        save_step_checkpoint(plan.run_files, at, progress_all, model, optimizer, precision)
         print(f"step checkpoint: epoch {point.epoch} step {progress.step}", flush=True)
 
     return after_step
@@ -223,7 +233,7 @@ def _train_one_epoch(
         wrapped, optimizer, plan.train_batches.batches(epoch, rank_slices(steps, rank)), plan.loss,
         device, world, keep_recent=recent, keep_samples=cfg.bn_recalibration_samples,
         draws=Draws(cfg.seed, epoch, rank), progress=point.progress_of(rank, world),
-        after_step=_checkpoint_hook(plan, model, optimizer, here, [s.stop for s in steps], rank),
+        after_step=_checkpoint_hook(plan, model, optimizer, here, [s.stop for s in steps], rank, precision),
         precision=precision,
     )  # fmt: skip
     recalibrate_batchnorm(model, recent, device)
@@ -251,7 +261,7 @@ def train_loop_per_worker(loop_config: dict[str, Any]) -> None:
 
     model = build_model(plan.model_spec, seed=cfg.seed).to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    point = start_point(model, optimizer, plan.run_files)
+    point = start_point(model, optimizer, plan.run_files, precision)
     wrapped = ray.train.torch.prepare_model(model)
     for epoch in range(point.epoch, cfg.epochs):
         lr = _cosine_lr(cfg.lr, epoch, cfg.epochs)
@@ -268,4 +278,4 @@ def train_loop_per_worker(loop_config: dict[str, Any]) -> None:
             ray.train.report({"epoch": epoch}, checkpoint=None)
             continue
         record = _epoch_record(plan, epoch, lr, gathered)
-        _save_and_report(plan, record, model, optimizer)
+        _save_and_report(plan, record, model, optimizer, precision)
