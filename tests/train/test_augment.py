@@ -4,6 +4,7 @@ say, random erasing without them, isotropic resize keeping the face's aspect."""
 from __future__ import annotations
 
 import io
+import random
 
 import numpy as np
 import pytest
@@ -112,3 +113,43 @@ def test_without_landmarks_the_cutout_falls_back_to_random_erasing() -> None:
         rows, cols = zeros[0].any(dim=1), zeros[0].any(dim=0)
         assert int(zeros[0].sum()) == int(rows.sum()) * int(cols.sum())  # and a rectangle
     assert 10 <= erased <= 30  # RandomErasing's p 0.5
+
+
+def _track(k: int = 3, size: int = 48) -> torch.Tensor:
+    """K copies of one left-to-right asymmetric colour crop (a flip and a grey conversion both show)."""
+    rng = np.random.default_rng(0)
+    crop = rng.integers(0, 256, (3, size, size), dtype=np.uint8)
+    crop[0, :, : size // 2] = 250  # red on the left half only
+    return torch.from_numpy(crop).expand(k, -1, -1, -1).contiguous()
+
+
+def test_the_chain_repeats_from_the_sample_generator_alone_and_gives_the_track_one_draw() -> None:
+    faces = _track()
+    changed = 0
+    for seed in range(30):
+        random.seed(seed)  # albumentations' own transforms use Python's random: it must not leak in
+        np.random.seed(seed)
+        torch.manual_seed(seed)
+        out = augment_track(faces, None, numpy_rng(3, 1, str(seed)))
+        random.seed(seed + 1)
+        np.random.seed(seed + 1)
+        torch.manual_seed(seed + 1)
+        assert torch.equal(out, augment_track(faces, None, numpy_rng(3, 1, str(seed))))
+        assert out.shape == faces.shape and out.dtype == torch.uint8
+        assert all(torch.equal(out[0], out[k]) for k in range(1, len(out)))  # one draw for the track
+        changed += not torch.equal(out, faces)
+    assert changed >= 25  # P(no step at all) is ~1.3%
+
+
+def test_each_step_draws_on_its_own() -> None:
+    """Every transform gets its own seed: with one seed for all, the first draws (the p tests) would be
+    equal and grey (p 0.2) would never come without the flip (p 0.5)."""
+    only = ChainSettings(cutout_p=0, erase_p=0, jpeg_p=0, noise_p=0, blur_p=0, colour_p=0, affine_p=0)
+    faces = _track(k=1)
+    seen = set()
+    for seed in range(120):
+        out = augment_track(faces, None, numpy_rng(0, 0, str(seed)), only)[0]
+        grey = bool(torch.equal(out[0], out[1]) and torch.equal(out[1], out[2]))
+        flipped = bool(out[0, :, -1].float().mean() > out[0, :, 0].float().mean())
+        seen.add((flipped, grey))
+    assert seen == {(False, False), (True, False), (False, True), (True, True)}
