@@ -7,15 +7,17 @@ FancyPCA or hue/saturation/value (p 0.7), to-grey (p 0.2) and shift-scale-rotate
 rotate 10 degrees, p 0.5); before all of it, with p 0.7, a face part erased along its landmarks (eyes
 with p 0.5, else the mouth with p 0.5, else the nose with p 0.5).
 
-Here the chain is albumentations 2.0.8 itself (the winner's library; pinned because later releases
-changed licence), run on a track's K crops at once (``images=``): one draw of every parameter for the
-whole track (one track, one "re-encoding"; Gaussian noise included: one noise field per track). It
-replaced torchvision ``transforms.v2`` ops, which measured 4.5x (224 px) to 7.2x (380 px) slower on the
-same crops (docs/benchmarks.md). Every transform's generator is reseeded per call from the per-sample
-NumPy generator (``seeding.numpy_rng(seed, epoch, sample_id)``), so a rerun draws exactly the same
-chain. The landmark cutout (torch, before the chain) follows each crop's own landmarks; the isotropic
-resize lives in ``features`` (it decides the crop's geometry). Without landmarks (older lakes, a crop
-MTCNN gave none), the cutout falls back to torchvision-style random erasing.
+Here the chain is albumentations 2.0.8 itself (the winner's library, FancyPCA included; pinned
+because later releases changed licence), run on each of a track's K crops after the same reseeding:
+one draw of every parameter for the whole track (one track, one "re-encoding"; Gaussian noise
+included: one noise field per track). Every transform's generator is reseeded per call from the
+per-sample NumPy generator (``seeding.numpy_rng(seed, epoch, sample_id)``), so a rerun draws exactly
+the same chain. Without FancyPCA the chain ran 4x (380 px) and 2.7x (224 px) the torchvision
+``transforms.v2`` chain it replaced; FancyPCA's PCA of every crop costs about 13 ms a crop at 380 px,
+which brings the full chain to the torchvision one's speed there (docs/benchmarks.md). The landmark
+cutout (torch, before the chain) follows each crop's own landmarks; the isotropic resize lives in
+``features`` (it decides the crop's geometry). Without landmarks (older lakes, a crop MTCNN gave
+none), the cutout falls back to torchvision-style random erasing.
 """
 
 from __future__ import annotations
@@ -56,6 +58,7 @@ class ChainSettings:
     sat_shift: float = 30
     val_shift: float = 20
     pca_alpha: float = 0.1  # FancyPCA
+    fancy_pca: bool = True  # the winner's; its PCA of every crop is most of the chain's time at 380 px
     grey_p: float = 0.2
     affine_p: float = 0.5
     shift: float = 0.1
@@ -147,7 +150,7 @@ def _build_chain(s: ChainSettings) -> Any:
     noise_std = (float(np.sqrt(s.noise_var[0])) / 255, float(np.sqrt(s.noise_var[1])) / 255)
     colour = [
         A.RandomBrightnessContrast(brightness_limit=s.brightness, contrast_limit=s.contrast, p=1),
-        A.FancyPCA(alpha=s.pca_alpha, p=1),
+        *([A.FancyPCA(alpha=s.pca_alpha, p=1)] if s.fancy_pca else []),
         A.HueSaturationValue(s.hue_shift, s.sat_shift, s.val_shift, p=1),
     ]
     return A.Compose(
@@ -214,8 +217,12 @@ def augment_track(
         faces = landmark_cutout(faces, landmarks_px, rng)
     elif landmarks_px is None and rng.random() < s.erase_p:
         faces = random_erase(faces, rng, s)
-    chain = _chain(s)
-    _reseed(chain, np.random.default_rng(int(rng.integers(2**31))))
-    images = np.ascontiguousarray(faces.permute(0, 2, 3, 1).numpy())
-    out = chain(images=images)["images"]
-    return torch.from_numpy(np.ascontiguousarray(out)).permute(0, 3, 1, 2)
+    chain, seed = _chain(s), int(rng.integers(2**31))
+    out = []
+    # Crop by crop, every one after the same reseeding: the same draws for the track. Faster than
+    # ``images=`` (1.5x at 380 px: its affine warps K*3 channels in slices of 4), and FancyPCA takes
+    # each crop's own colour components, as the winner's per-frame chain did.
+    for crop in faces.permute(0, 2, 3, 1).numpy():
+        _reseed(chain, np.random.default_rng(seed))
+        out.append(chain(image=np.ascontiguousarray(crop))["image"])
+    return torch.from_numpy(np.stack(out)).permute(0, 3, 1, 2)
