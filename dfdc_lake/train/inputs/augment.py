@@ -7,17 +7,17 @@ FancyPCA or hue/saturation/value (p 0.7), to-grey (p 0.2) and shift-scale-rotate
 rotate 10 degrees, p 0.5); before all of it, with p 0.7, a face part erased along its landmarks (eyes
 with p 0.5, else the mouth with p 0.5, else the nose with p 0.5).
 
-Here the chain is albumentations 2.0.8 itself (the winner's library, FancyPCA included; pinned
-because later releases changed licence), run on each of a track's K crops after the same reseeding:
-one draw of every parameter for the whole track (one track, one "re-encoding"; Gaussian noise
-included: one noise field per track). Every transform's generator is reseeded per call from the
-per-sample NumPy generator (``seeding.numpy_rng(seed, epoch, sample_id)``), so a rerun draws exactly
-the same chain. Without FancyPCA the chain ran 4x (380 px) and 2.7x (224 px) the torchvision
-``transforms.v2`` chain it replaced; FancyPCA's PCA of every crop costs about 13 ms a crop at 380 px,
-which brings the full chain to the torchvision one's speed there (docs/benchmarks.md). The landmark
-cutout (torch, before the chain) follows each crop's own landmarks; the isotropic resize lives in
-``features`` (it decides the crop's geometry). Without landmarks (older lakes, a crop MTCNN gave
-none), the cutout falls back to torchvision-style random erasing.
+Here the chain is albumentations 2.0.8 itself (the winner's library, FancyPCA included; pinned because
+later releases changed licence), run on each of a track's K crops after the same reseeding: one draw of
+every parameter for the whole track (one track, one "re-encoding"; Gaussian noise included: one noise
+field per track). Every transform's generator is reseeded per call from the per-sample NumPy generator
+(``seeding.numpy_rng(seed, epoch, sample_id)``), so a rerun draws exactly the same chain. On the same
+crops (load 3-4) it ran 1.3-1.7x the torchvision ``transforms.v2`` chain it replaced at 380 px and
+1.3-1.6x at 224 px; without FancyPCA (which the torchvision chain lacked) 3.8-4.3x and 2.5-2.6x:
+FancyPCA's PCA of every crop, about 13 ms a crop at 380 px, is more than half of the chain's time
+(docs/benchmarks.md). The landmark cutout (torch, before the chain) follows each crop's own landmarks;
+the isotropic resize lives in ``features`` (it decides the crop's geometry). Without landmarks (older
+lakes, a crop MTCNN gave none), the cutout falls back to torchvision-style random erasing.
 """
 
 from __future__ import annotations
