@@ -12,12 +12,13 @@ later releases changed licence), run on each of a track's K crops after the same
 every parameter for the whole track (one track, one "re-encoding"; Gaussian noise included: one noise
 field per track). Every transform's generator is reseeded per call from the per-sample NumPy generator
 (``seeding.numpy_rng(seed, epoch, sample_id)``), so a rerun draws exactly the same chain. On the same
-crops (load 3-4) it ran 1.3-1.7x the torchvision ``transforms.v2`` chain it replaced at 380 px and
-1.3-1.6x at 224 px; without FancyPCA (which the torchvision chain lacked) 3.8-4.3x and 2.5-2.6x:
-FancyPCA's PCA of every crop, about 13 ms a crop at 380 px, is more than half of the chain's time
-(docs/benchmarks.md). The landmark cutout (torch, before the chain) follows each crop's own landmarks;
-the isotropic resize lives in ``features`` (it decides the crop's geometry). Without landmarks (older
-lakes, a crop MTCNN gave none), the cutout falls back to torchvision-style random erasing.
+crops (load 2-4) it ran 0.66-0.81x the torchvision ``transforms.v2`` chain it replaced at 380 px
+(bench/augment_chain.py; wider in earlier runs) and 1.2-1.6x at 224 px; without FancyPCA (which the
+torchvision chain lacked) 3.4-4.3x and 2.4-2.7x: FancyPCA's PCA of every crop, about 13 ms a crop at 380
+px, is most of the chain's time there (docs/benchmarks.md). The landmark cutout (torch, before the
+chain) follows each crop's own landmarks; the isotropic resize lives in ``features`` (it decides the
+crop's geometry). Without landmarks (older lakes, a crop MTCNN gave none), the cutout falls back to
+torchvision-style random erasing.
 """
 
 from __future__ import annotations
