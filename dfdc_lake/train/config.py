@@ -103,9 +103,11 @@ class TrainConfig(BaseModel):
         "demo",
         description="Named defaults the other settings start from: 'demo' (CPU demo), 'dfdc' (1st place).",
     )
-    augmentation: Literal["flip", "dfdc"] = Field(
+    augmentation: Literal["flip", "dfdc", "dfdc_fancy_pca"] = Field(
         "flip",
-        description="'flip': mirror whole tracks; 'dfdc': the DFDC winner's chain with landmark cutout.",
+        description="'flip': mirror whole tracks; 'dfdc': the DFDC winner's chain with landmark cutout, "
+        "without FancyPCA (its per-crop PCA costs more than the rest of the chain at 380 px); "
+        "'dfdc_fancy_pca': the chain with FancyPCA among its colour ops, as the winner had it.",
     )
     resize: Literal["stretch", "isotropic"] = Field(
         "stretch",

@@ -153,3 +153,24 @@ def test_each_step_draws_on_its_own() -> None:
         flipped = bool(out[0, :, -1].float().mean() > out[0, :, 0].float().mean())
         seen.add((flipped, grey))
     assert seen == {(False, False), (True, False), (False, True), (True, True)}
+
+
+def test_the_dfdc_augmentation_leaves_fancy_pca_out_and_dfdc_fancy_pca_keeps_it() -> None:
+    """``augmentation='dfdc'`` (the recipe's) is the chain without FancyPCA; 'dfdc_fancy_pca' has it."""
+    from dfdc_lake.train.config import TrainConfig
+    from dfdc_lake.train.inputs.augment import CHAINS
+
+    assert not CHAINS["dfdc"].fancy_pca and CHAINS["dfdc_fancy_pca"].fancy_pca
+    assert TrainConfig(augmentation="dfdc_fancy_pca").augmentation == "dfdc_fancy_pca"
+    only_colour = {"cutout_p": 0, "erase_p": 0, "jpeg_p": 0, "noise_p": 0, "blur_p": 0, "flip_p": 0,
+                   "grey_p": 0, "affine_p": 0, "colour_p": 1}  # fmt: skip
+    faces = _track(k=1)
+    outputs = {}
+    for fancy in (False, True):
+        chain = ChainSettings(**only_colour, fancy_pca=fancy)
+        outputs[fancy] = [augment_track(faces, None, numpy_rng(0, 0, str(s)), chain) for s in range(30)]
+    # The same seeds pick among 2 colour ops without FancyPCA and 3 with it: some tracks differ.
+    assert any(not torch.equal(a, b) for a, b in zip(outputs[False], outputs[True], strict=True))
+    spec = InputSpec(64, 3, 32, 8, 5, augmentation="dfdc_fancy_pca", resize="isotropic")
+    batch = decode_rows([_row("a")], spec, True, seed=1, epoch=0)
+    assert batch["faces"].shape == (1, 3, 64, 64, 3)

@@ -31,7 +31,15 @@ from typing import Any
 import numpy as np
 import torch
 
-__all__ = ["WINNERS_CHAIN", "ChainSettings", "augment_track", "landmark_cutout", "random_erase"]
+__all__ = [
+    "CHAINS",
+    "DFDC_CHAIN",
+    "WINNERS_CHAIN",
+    "ChainSettings",
+    "augment_track",
+    "landmark_cutout",
+    "random_erase",
+]
 
 # MTCNN's five points, in the order the lake stores them.
 LEFT_EYE, RIGHT_EYE, NOSE, MOUTH_LEFT, MOUTH_RIGHT = range(5)
@@ -68,6 +76,10 @@ class ChainSettings:
 
 
 WINNERS_CHAIN = ChainSettings()
+# The chain without FancyPCA (augmentation='dfdc', the dfdc recipe's): FancyPCA's PCA of every crop is
+# about 13 ms a crop at 380 px, more than the rest of the chain (bench/augment_chain.py).
+DFDC_CHAIN = ChainSettings(fancy_pca=False)
+CHAINS = {"dfdc": DFDC_CHAIN, "dfdc_fancy_pca": WINNERS_CHAIN}
 
 
 def _segment_mask(size: int, a: np.ndarray, b: np.ndarray, radius: float) -> torch.Tensor:

@@ -76,7 +76,7 @@ class InputSpec:
     audio_frames: int = 256
     n_mels: int = 64
     eval_frames: int | None = None  # crops per track outside training (None: frames_per_sample)
-    augmentation: str = "flip"  # "flip": mirror whole tracks; "dfdc": the winner's chain (augment.py)
+    augmentation: str = "flip"  # "flip": mirror whole tracks; "dfdc"/"dfdc_fancy_pca": the winner's chain
     resize: str = "stretch"  # "stretch": squash to a square; "isotropic": longest side to S, zero-pad
 
     @classmethod
@@ -198,9 +198,9 @@ def _decode_track(
     """The picked crops resized as ``spec.resize`` says and, in training, augmented as ``spec.augmentation`` says."""
     import torch
 
-    from dfdc_lake.train.inputs.augment import augment_track
+    from dfdc_lake.train.inputs.augment import CHAINS, augment_track
 
-    chain = train and spec.augmentation == "dfdc"
+    chain = train and spec.augmentation in CHAINS
     modes = ISOTROPIC_MODES[int(rng.integers(len(ISOTROPIC_MODES)))] if chain else ISOTROPIC_MODES[0]
     size = spec.image_size_px
     images, places = [], []
@@ -214,7 +214,7 @@ def _decode_track(
         places.append(place)
     faces = torch.stack(images)
     if chain:
-        faces = augment_track(faces, _landmarks_px(landmarks, picks, places), rng)
+        faces = augment_track(faces, _landmarks_px(landmarks, picks, places), rng, CHAINS[spec.augmentation])
     elif train and rng.random() < 0.5:
         faces = faces.flip(-1)
     return faces.permute(0, 2, 3, 1).numpy()
