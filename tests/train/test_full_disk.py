@@ -74,3 +74,18 @@ def test_a_full_run_folder_stops_training_cleanly_and_a_rerun_resumes(
     lines = (run_dir / "metrics.jsonl").read_text().splitlines()
     assert [json.loads(line)["epoch"] for line in lines] == [0, 1]
     assert lines[0] == first_epoch  # resumed after epoch 0, not trained again
+
+
+def test_a_run_folder_full_before_training_starts_is_the_same_clear_error(
+    synth_lake: Path, tmp_path: Path
+) -> None:
+    """``folds.json`` and ``run.json`` are written before Ray is touched: a full disk there is exit 2
+    with the same message, not an internal error."""
+    with small_tmpfs(tmp_path / "tiny", size_mb=1) as disk:
+        fill_leaving(disk, 0)
+        storage = disk / "runs"
+        full = _train([str(synth_lake), "--storage-path", str(storage), "--name", "early", *ARGS])
+    assert full.returncode == 2, full.stderr[-4000:]
+    errors = [line for line in full.stderr.splitlines() if line.startswith("dfdc-lake train: error:")]
+    assert len(errors) == 1 and "out of space" in errors[0], full.stderr[-4000:]
+    assert "Traceback" not in full.stderr

@@ -206,6 +206,37 @@ def _ray_logs_dir() -> str | None:
         return None
 
 
+def _trainer(
+    index: LakeIndex,
+    run: RunFiles,
+    storage_path: str,
+    name: str,
+    cfg: TrainConfig,
+    address: str | None,
+    verbose: bool,
+) -> Any:
+    """The run's files written (folds, sample order, run.json) and its ``TorchTrainer``, Ray joined."""
+    folds = _folds(run, index, cfg)
+    from ray.train import ScalingConfig
+    from ray.train.torch import TorchTrainer
+
+    from dfdc_lake.ray_cluster import connect_ray
+
+    connect_ray(address)
+    plan = dataclasses.replace(_plan(index, folds, run, cfg), verbose=verbose)
+    run.write_json("run.json", {"name": name, "train_config": cfg.model_dump(mode="json"), **plan.meta})
+    return TorchTrainer(
+        train_loop_per_worker,
+        train_loop_config={"plan": plan},
+        scaling_config=ScalingConfig(
+            num_workers=cfg.num_workers,
+            use_gpu=cfg.use_gpu,
+            resources_per_worker={"CPU": cfg.cpus_per_worker},
+        ),
+        run_config=_run_config(storage_path, name, cfg, verbose),
+    )
+
+
 def train(
     lake: Lake,
     storage_path: str,
@@ -227,32 +258,16 @@ def train(
     cfg = cfg or TrainConfig()
     run = RunFiles.open(storage_path, name)
     index = read_lake_index(lake, cfg.format)  # a lake without commits fails here, before Ray is touched
-    folds = _folds(run, index, cfg)
-    from ray.train import ScalingConfig
-    from ray.train.torch import TorchTrainer
-
-    from dfdc_lake.ray_cluster import connect_ray
-
-    connect_ray(address)
-    plan = dataclasses.replace(_plan(index, folds, run, cfg), verbose=verbose)
-    run.write_json("run.json", {"name": name, "train_config": cfg.model_dump(mode="json"), **plan.meta})
-    trainer = TorchTrainer(
-        train_loop_per_worker,
-        train_loop_config={"plan": plan},
-        scaling_config=ScalingConfig(
-            num_workers=cfg.num_workers,
-            use_gpu=cfg.use_gpu,
-            resources_per_worker={"CPU": cfg.cpus_per_worker},
-        ),
-        run_config=_run_config(storage_path, name, cfg, verbose),
-    )
-    started = time.monotonic()
-    reporter = EpochReporter(lambda: run.read_jsonl(METRICS_FILE), cfg.epochs)
-    with _run_log(run), run_folder_space_errors(run.url):  # a full disk: one clear error, exit 2
-        log.info("Ray's own logs: %s", _ray_logs_dir() or "see `ray status`")
-        with reporter:
-            trainer.fit()
-        log.info("training of %s finished in %.1f s", run.url, time.monotonic() - started)
+    # A full disk under the run, from folds.json to the last checkpoint: one clear error, exit 2.
+    with run_folder_space_errors(run.url):
+        trainer = _trainer(index, run, storage_path, name, cfg, address, verbose)
+        started = time.monotonic()
+        reporter = EpochReporter(lambda: run.read_jsonl(METRICS_FILE), cfg.epochs)
+        with _run_log(run):
+            log.info("Ray's own logs: %s", _ray_logs_dir() or "see `ray status`")
+            with reporter:
+                trainer.fit()
+            log.info("training of %s finished in %.1f s", run.url, time.monotonic() - started)
     return run_result(run)
 
 
