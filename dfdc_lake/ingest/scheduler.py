@@ -214,6 +214,23 @@ def run_family_tasks(
                 lock.check()  # raises if another run took the lock over: stop committing
                 last_check = time.monotonic()
     finally:
-        for ref in running:  # a run stopped early (a full disk, a lost lock): stop its tasks writing
-            ray.cancel(ref, force=True)
+        _stop_tasks(list(running))  # a run stopped early (a full disk, a lost lock): stop their writes
         tasks.close()
+
+
+# How long a stopped run's tasks get to unwind (their shard writers drop their staging files) before
+# they are killed; a killed task leaves its staging file for `gc`.
+STOP_GRACE_S = 10.0
+
+
+def _stop_tasks(refs: list[Any], grace_s: float = STOP_GRACE_S) -> None:
+    """Interrupt ``refs`` (KeyboardInterrupt in the task), wait up to ``grace_s``, then kill the rest."""
+    if not refs:
+        return
+    import ray
+
+    for ref in refs:
+        ray.cancel(ref, force=False)
+    _, left = ray.wait(refs, num_returns=len(refs), timeout=grace_s)
+    for ref in left:
+        ray.cancel(ref, force=True)
