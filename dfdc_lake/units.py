@@ -1,8 +1,8 @@
-"""Sizes as people read them, the same in every command and page."""
+"""Sizes and durations as people read them, the same in every command and page."""
 
 from __future__ import annotations
 
-__all__ = ["human_bytes"]
+__all__ = ["format_duration", "human_bytes"]
 
 
 def human_bytes(n: float) -> str:
@@ -13,3 +13,11 @@ def human_bytes(n: float) -> str:
             return f"{size:.1f} {unit}" if unit != "B" else f"{int(size)} B"
         size /= 1024
     return f"{n} B"  # pragma: no cover
+
+
+def format_duration(seconds: float) -> str:
+    """41 -> '0m41s', 3725 -> '1h02m05s' (progress lines, ETAs, estimates)."""
+    seconds = max(0, round(seconds))
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}h{minutes:02d}m{secs:02d}s" if hours else f"{minutes}m{secs:02d}s"

@@ -63,7 +63,7 @@ def add_arguments(parser: argparse.ArgumentParser, name: str = "plan") -> None:
 
 def format_estimate(estimate: RunEstimate) -> str:
     """The estimate as text: the result first, then how it was made."""
-    from dfdc_lake.ingest.progress import format_duration
+    from dfdc_lake.units import format_duration
 
     c = estimate.costs
     sizes = ", ".join(f"{fmt} {human_bytes(n)}" for fmt, n in estimate.bytes_by_format.items())

@@ -15,7 +15,7 @@ from typing import TextIO
 
 from dfdc_lake.config import Config
 from dfdc_lake.errors import ConfigError
-from dfdc_lake.ingest.progress import ProgressTracker, format_duration
+from dfdc_lake.ingest.progress import ProgressTracker
 from dfdc_lake.lake.lake import Lake
 from dfdc_lake.lake.lock import LakeLock
 from dfdc_lake.lake.runs import PlannedChunk, RunPlan, RunRecord, SourceCounts, utc_now_iso
@@ -23,6 +23,7 @@ from dfdc_lake.plan.chunks import Chunk, plan_chunks
 from dfdc_lake.plan.counts import format_summary, summarize_plan
 from dfdc_lake.ray_cluster import connect_ray
 from dfdc_lake.source.catalog import load_catalog
+from dfdc_lake.units import format_duration
 
 __all__ = ["IngestReport", "ingest"]
 

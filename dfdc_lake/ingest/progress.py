@@ -15,14 +15,9 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import TextIO
 
-__all__ = ["ProgressTracker", "format_duration"]
+from dfdc_lake.units import format_duration
 
-
-def format_duration(seconds: float) -> str:
-    seconds = max(0, round(seconds))
-    hours, rest = divmod(seconds, 3600)
-    minutes, secs = divmod(rest, 60)
-    return f"{hours}h{minutes:02d}m{secs:02d}s" if hours else f"{minutes}m{secs:02d}s"
+__all__ = ["ProgressTracker"]
 
 
 @dataclass

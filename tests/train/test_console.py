@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from dfdc_lake.train.driver.console import EpochReporter, epoch_line, format_duration
+from dfdc_lake.train.driver.console import EpochReporter, epoch_line
+from dfdc_lake.units import format_duration
 
 
 def _record(epoch: int, epoch_s: float = 10.0) -> dict:
@@ -29,11 +30,11 @@ def _record(epoch: int, epoch_s: float = 10.0) -> dict:
 def test_an_epoch_line_says_loss_validation_rate_and_eta() -> None:
     line = epoch_line(_record(2), epochs=8, eta_s=205)
     assert line == (
-        "epoch 3/8  loss 0.700  val log loss 0.400  AUC 0.820  50 samples/s  epoch 10s  ETA 3m25s"
+        "epoch 3/8  loss 0.700  val log loss 0.400  AUC 0.820  50 samples/s  epoch 0m10s  ETA 3m25s"
     )
     assert epoch_line({"epoch": 7, "val_auc": None}, epochs=8, eta_s=0).endswith("done")
     assert "AUC -" in epoch_line({"epoch": 0, "val_auc": None}, epochs=1, eta_s=None)
-    assert [format_duration(s) for s in (0.4, 59, 61, 3725)] == ["0s", "59s", "1m01s", "1h02m"]
+    assert [format_duration(s) for s in (0.4, 59, 61, 3725)] == ["0m00s", "0m59s", "1m01s", "1h02m05s"]
 
 
 def test_each_new_epoch_is_printed_once_and_a_resumed_runs_earlier_epochs_not_again() -> None:
@@ -53,7 +54,7 @@ def test_each_new_epoch_is_printed_once_and_a_resumed_runs_earlier_epochs_not_ag
             records.append(_record(3, epoch_s=30.0))  # written just before fit() returns
     lines = out.getvalue().splitlines()
     assert [line.split("  ")[0] for line in lines] == ["epoch 3/4", "epoch 4/4"]
-    assert lines[0].endswith("ETA 20s")  # one epoch left at this invocation's mean epoch time
+    assert lines[0].endswith("ETA 0m20s")  # one epoch left at this invocation's mean epoch time
     assert lines[1].endswith("done")
 
 

@@ -4,7 +4,7 @@ The lines are read on the driver from the run's own ``metrics.jsonl`` (rank 0 wr
 checkpoint is durable), so they hold for any worker count and any storage, and Ray's own INFO output
 can stay off the terminal. An epoch line::
 
-    epoch 3/8  loss 0.912  val log loss 0.318  AUC 0.941  212 samples/s  epoch 41s  ETA 3m25s
+    epoch 3/8  loss 0.912  val log loss 0.318  AUC 0.941  212 samples/s  epoch 0m41s  ETA 3m25s
 """
 
 from __future__ import annotations
@@ -15,17 +15,9 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
-__all__ = ["EpochReporter", "epoch_line", "format_duration"]
+from dfdc_lake.units import format_duration
 
-
-def format_duration(seconds: float) -> str:
-    """41 -> '41s', 205 -> '3m25s', 3725 -> '1h02m'."""
-    total = round(max(seconds, 0.0))
-    if total < 60:
-        return f"{total}s"
-    if total < 3600:
-        return f"{total // 60}m{total % 60:02d}s"
-    return f"{total // 3600}h{total % 3600 // 60:02d}m"
+__all__ = ["EpochReporter", "epoch_line"]
 
 
 def _number(record: dict[str, Any], key: str, digits: int = 3) -> str:
