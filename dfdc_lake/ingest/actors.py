@@ -8,7 +8,6 @@ This is the only module of the ingest path that builds Ray tasks and actors.
 from __future__ import annotations
 
 import functools
-import random
 import uuid
 from collections import Counter
 from dataclasses import dataclass
@@ -108,9 +107,6 @@ class _ProgressReports:
 class DetectorPool:
     actors: list[Any]  # empty: every family task detects with its own MTCNN
     num_gpus_each: float
-
-    def pick(self) -> Any:
-        return random.choice(self.actors)
 
 
 def _uses_actors(config: Config, total_gpus: float) -> tuple[bool, bool]:
